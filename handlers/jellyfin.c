@@ -425,15 +425,15 @@ jf_provider_ids(struct json_object *o, struct item_ids *ids)
 static void
 jf_build_item(struct json_object *o, struct item *it)
 {
-    const char *type = NULL;
+    const char *type = NULL, *item_id;
     int64_t v;
 
     jget_str(o, "ItemType", &type);
     it->type = jf_item_type(type);
     it->title = get_text(o, "Name");
     jf_provider_ids(o, &it->ids);
-    if (jget_str(o, "ItemId", &type) == 0)
-        item_ids_set(&it->ids, ITEM_ID_JELLYFIN, type);
+    if (jget_str(o, "ItemId", &item_id) == 0)
+        item_ids_set(&it->ids, ITEM_ID_JELLYFIN, item_id);
     if (it->type == ITEM_EPISODE || it->type == ITEM_SEASON) {
         it->show_title = get_text(o, "SeriesName");
         if (get_int(o, "Year", 1, 9999, &v) == 0)

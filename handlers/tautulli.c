@@ -24,6 +24,7 @@
  * are read when a template carries them. The Plex-webhook-shaped body some
  * guides suggest ("event": "tautulli.play", Metadata{...}) is not supported.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,16 +52,24 @@ is_blank_char(char c)
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-/* The trimmed, non-empty string member key (or its alias), else -1. */
+/*
+ * The trimmed, non-empty string member key, else -1. A hand-written template
+ * may leave a number unquoted: with num given, an integer member is
+ * formatted into it (it must outlive the span).
+ */
 static int
-get_span(struct json_object *o, const char *key, const char *alias,
-         const char **start, size_t *len)
+get_span1(struct json_object *o, const char *key, const char **start,
+          size_t *len, char num[32])
 {
     const char *s, *e;
+    int64_t v;
 
-    if (jget_str(o, key, &s) != 0 &&
-        (alias == NULL || jget_str(o, alias, &s) != 0))
-        return -1;
+    if (jget_str(o, key, &s) != 0) {
+        if (num == NULL || jget_i64(o, key, &v) != 0)
+            return -1;
+        snprintf(num, 32, "%" PRId64, v);
+        s = num;
+    }
     while (is_blank_char(*s))
         s++;
     e = s + strlen(s);
@@ -73,14 +82,25 @@ get_span(struct json_object *o, const char *key, const char *alias,
     return 0;
 }
 
+/* get_span1 on key, else on alias (when not NULL). */
+static int
+get_span(struct json_object *o, const char *key, const char *alias,
+         const char **start, size_t *len, char num[32])
+{
+    if (get_span1(o, key, start, len, num) == 0)
+        return 0;
+    return alias != NULL ? get_span1(o, alias, start, len, num) : -1;
+}
+
 /* Owned trimmed copy capped at TT_TEXT_CAP on a UTF-8 boundary, or NULL. */
 static char *
 get_text(struct json_object *o, const char *key, const char *alias)
 {
     const char *s;
     size_t n;
+    char num[32];
 
-    if (get_span(o, key, alias, &s, &n) != 0)
+    if (get_span(o, key, alias, &s, &n, num) != 0)
         return NULL;
     if (n > TT_TEXT_CAP) {
         n = TT_TEXT_CAP;
@@ -100,7 +120,8 @@ get_int(struct json_object *o, const char *key, const char *alias, int64_t min,
 
     if (jget_i64_lenient(o, key, &v) != 0 &&
         (alias == NULL || jget_i64_lenient(o, alias, &v) != 0)) {
-        if (jget_num(o, key, &d) != 0 || d < (double)min || d > (double)max)
+        /* A fractional JSON number ("87.5" unquoted): its whole part. */
+        if (jget_num(o, key, &d) != 0 || !(d > -9.2e18 && d < 9.2e18))
             return -1;
         v = (int64_t)d;
     }
@@ -118,9 +139,10 @@ set_id(struct json_object *o, const char *key, const char *alias,
 {
     const char *s;
     size_t n;
+    char num[32];
     char *v;
 
-    if (get_span(o, key, alias, &s, &n) != 0)
+    if (get_span(o, key, alias, &s, &n, num) != 0)
         return;
     v = xstrndup(s, n);
     item_ids_set(ids, id, v);
@@ -233,7 +255,7 @@ tt_parse(const struct hook_request *req, struct event_list *out, char *err,
         snprintf(err, errlen, "Tautulli body is not a JSON object");
         goto done;
     }
-    if (get_span(o, "action", NULL, &s, &n) != 0) {
+    if (get_span(o, "action", NULL, &s, &n, NULL) != 0) {
         if (json_object_object_get_ex(o, "event", NULL))
             snprintf(err, errlen,
                      "Tautulli body has no \"action\" (the Plex-shaped "

@@ -1355,6 +1355,7 @@ config_load(const char *path, char **errors)
     if (cfg != NULL)
         cfg->path = xstrdup(path);
     free(dir);
+    explicit_bzero(data, len); /* it may hold inline secrets */
     free(data);
     return cfg;
 fail:

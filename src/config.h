@@ -18,11 +18,11 @@ enum config_source {
 };
 
 struct source_conf {
-    bool present;         /* the source appears under "sources" */
-    char *token;          /* owned; "" when empty (a random one is made) */
-    char **users;         /* owned; allowed user names or ids; empty = all */
+    bool present; /* the source appears under "sources" */
+    char *token;  /* owned; "" when empty (a random one is made) */
+    char **users; /* owned; allowed user names or ids; empty = all */
     size_t n_users;
-    char **servers;       /* owned; allowed server ids; empty = all */
+    char **servers; /* owned; allowed server ids; empty = all */
     size_t n_servers;
 };
 
@@ -68,9 +68,9 @@ struct route_conf {
 };
 
 struct pair_feature_conf {
-    bool enabled; /* the feature appears in the pair */
-    bool add;     /* default true */
-    bool remove;  /* default false */
+    bool enabled;      /* the feature appears in the pair */
+    bool add;          /* default true */
+    bool remove;       /* default false */
     char *remove_mode; /* "source_deletes" (default) or "mirror" */
 };
 
@@ -93,13 +93,13 @@ struct pair_conf {
 };
 
 struct config {
-    char *path;        /* owned; the file it was read from */
-    char *listen_host; /* owned; default "127.0.0.1" */
-    int listen_port;   /* default 8787 */
-    char *state_dir;   /* owned; default "var" (relative to the cwd) */
-    char *redis;       /* owned; "embedded", "redis://…", "unix:…" */
-    char *key_prefix;  /* owned; default "wr:" */
-    char *log_level;   /* owned; default "info" */
+    char *path;            /* owned; the file it was read from */
+    char *listen_host;     /* owned; default "127.0.0.1" */
+    int listen_port;       /* default 8787 */
+    char *state_dir;       /* owned; default "var" (relative to the cwd) */
+    char *redis;           /* owned; "embedded", "redis://…", "unix:…" */
+    char *key_prefix;      /* owned; default "wr:" */
+    char *log_level;       /* owned; default "info" */
     size_t max_body_bytes; /* limits.max_body_bytes, default 4 MiB */
     int timeout_s;         /* limits.timeout_s, default 30 (evhttp r/w) */
     int redis_timeout_ms;  /* limits.redis_timeout_ms, default 2000 */

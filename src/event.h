@@ -71,8 +71,8 @@ void event_release(struct event *ev);
 
 const char *event_kind_name(enum event_kind k);
 const char *event_action_name(enum event_action a);
-int event_kind_from_name(const char *name);     /* -1 if unknown */
-int event_action_from_name(const char *name);   /* -1 if unknown */
+int event_kind_from_name(const char *name);   /* -1 if unknown */
+int event_action_from_name(const char *name); /* -1 if unknown */
 
 /*
  * Finish a filled event: compute the key, the progress from position and

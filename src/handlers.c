@@ -1,13 +1,9 @@
-#include "handler.h"
-
 #include <string.h>
 
+#include "handler.h"
+
 const struct handler_def *const handler_table[] = {
-    &handler_plex,
-    &handler_jellyfin,
-    &handler_emby,
-    &handler_tautulli,
-    NULL,
+    &handler_plex, &handler_jellyfin, &handler_emby, &handler_tautulli, NULL,
 };
 
 const struct handler_def *

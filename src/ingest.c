@@ -92,8 +92,8 @@ job_spool(struct ingest_job *job)
     } else {
         r.ok = false;
         r.error = "neither Redis nor the spool can take events";
-        log_error("msg=\"spool append failed\" reason=\"%s\" redis=\"%s\"",
-                  err, queue_errstr(in->q));
+        log_error("msg=\"spool append failed\" reason=\"%s\" redis=\"%s\"", err,
+                  queue_errstr(in->q));
     }
     job->cb(&r, job->arg);
     for (size_t i = 0; i < job->n; i++)
@@ -169,8 +169,8 @@ ingest_submit(struct ingest *in, int source, const struct event_list *evs,
     if (queue_state(in->q) == QUEUE_UP && spool_depth(in->sp) == 0 &&
         !in->draining) {
         if (queue_add_events(in->q, (const char *const *)job->ids,
-                             (const char *const *)job->jsons, job->lens,
-                             job->n, on_added, job) == 0) {
+                             (const char *const *)job->jsons, job->lens, job->n,
+                             on_added, job) == 0) {
             in->inflight++;
             return;
         }
@@ -199,8 +199,8 @@ on_drained(bool ok, const int *added, size_t n, void *arg)
         log_error("msg=\"spool commit failed\" reason=\"%s\"", err);
     metrics_add(in->m, METRICS_EVENTS_DRAINED, -1, queued);
     metrics_add(in->m, METRICS_EVENTS_DUPLICATE, -1, n - queued);
-    log_info("msg=\"spool drained\" events=%zu duplicates=%zu left=%zu",
-             queued, n - queued, spool_depth(in->sp));
+    log_info("msg=\"spool drained\" events=%zu duplicates=%zu left=%zu", queued,
+             n - queued, spool_depth(in->sp));
     spool_batch_release(&in->batch);
     kick_drain(in);
 }
@@ -217,8 +217,8 @@ on_drain(evutil_socket_t fd, short what, void *arg)
     (void)what;
     if (in->stopping || in->draining || queue_state(in->q) != QUEUE_UP)
         return;
-    if (spool_peek(in->sp, INGEST_DRAIN_BATCH, &in->batch, err,
-                   sizeof(err)) != 0) {
+    if (spool_peek(in->sp, INGEST_DRAIN_BATCH, &in->batch, err, sizeof(err)) !=
+        0) {
         log_error("msg=\"spool read failed\" reason=\"%s\"", err);
         return;
     }
@@ -245,10 +245,9 @@ on_drain(evutil_socket_t fd, short what, void *arg)
         k++;
     }
     if (k == 0) {
-        struct ingest_result dummy;
-
-        (void)dummy;
-        spool_commit(in->sp, &in->batch, err, sizeof(err));
+        /* Nothing usable in this batch: step over it. */
+        if (spool_commit(in->sp, &in->batch, err, sizeof(err)) != 0)
+            log_error("msg=\"spool commit failed\" reason=\"%s\"", err);
         spool_batch_release(&in->batch);
     } else if (queue_add_events(in->q, ids, jsons, lens, k, on_drained, in) ==
                0) {

@@ -537,9 +537,17 @@ item_key(const struct item *it)
     int id;
 
     buf_init(&b);
+    /*
+     * A show key is used when the show has an id; but a show known only by
+     * its Plex guid gives way to the episode's own external id (Plex sends
+     * the episode's imdb/tmdb/tvdb with the show's plex:// guid), which is
+     * what every other source and tracker can match.
+     */
     if ((it->type == ITEM_EPISODE || it->type == ITEM_SEASON) &&
         (id = first_id(&it->show_ids)) >= 0 && it->season >= 0 &&
-        (it->type == ITEM_SEASON || it->episode >= 0)) {
+        (it->type == ITEM_SEASON || it->episode >= 0) &&
+        (id <= ITEM_ID_ANIDB || first_id(&it->ids) < 0 ||
+         first_id(&it->ids) > ITEM_ID_ANIDB)) {
         buf_printf(&b, "show:%s:%s#s%02d", id_names[id], it->show_ids.v[id],
                    it->season);
         if (it->type == ITEM_EPISODE)

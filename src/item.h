@@ -69,7 +69,7 @@ void item_copy(struct item *dst, const struct item *src);
 
 const char *item_type_name(enum item_type t); /* "movie", ...; "" for NONE */
 enum item_type item_type_from_name(const char *name); /* ITEM_NONE if unknown */
-const char *item_id_name(enum item_id id);             /* "tmdb", ... */
+const char *item_id_name(enum item_id id);            /* "tmdb", ... */
 /* Case-insensitive; -1 if the name is not one we know. */
 int item_id_from_name(const char *name);
 bool item_id_is_numeric(enum item_id id);
@@ -82,8 +82,7 @@ bool item_id_is_numeric(enum item_id id);
 int item_ids_set(struct item_ids *ids, enum item_id id, const char *raw);
 /* The same with the id named in any case ("Imdb", "Provider_tmdb" is NOT
  * accepted: strip the prefix first); unknown names return -1. */
-int item_ids_set_named(struct item_ids *ids, const char *name,
-                       const char *raw);
+int item_ids_set_named(struct item_ids *ids, const char *name, const char *raw);
 bool item_ids_empty(const struct item_ids *ids);
 
 /*

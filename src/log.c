@@ -56,6 +56,5 @@ log_write(enum log_level level, const char *func, const char *fmt, ...)
         fprintf(stderr, "ts=%s level=%s func=%s %s\n", ts,
                 log_level_name(level), func, line);
     else
-        fprintf(stderr, "ts=%s level=%s %s\n", ts, log_level_name(level),
-                line);
+        fprintf(stderr, "ts=%s level=%s %s\n", ts, log_level_name(level), line);
 }

@@ -23,10 +23,10 @@ const char *log_level_name(enum log_level level);
 void log_write(enum log_level level, const char *func, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-#define log_at(lvl, ...)                                                    \
-    do {                                                                     \
-        if ((lvl) <= log_current_level)                                      \
-            log_write((lvl), __func__, __VA_ARGS__);                         \
+#define log_at(lvl, ...)                             \
+    do {                                             \
+        if ((lvl) <= log_current_level)              \
+            log_write((lvl), __func__, __VA_ARGS__); \
     } while (0)
 
 #define log_error(...) log_at(LOG_LEVEL_ERROR, __VA_ARGS__)

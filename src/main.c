@@ -43,8 +43,7 @@ struct cmd_entry {
 static int
 usage_error(const char *msg)
 {
-    fprintf(stderr, "watchrelay: %s\nRun `watchrelay help` for usage.\n",
-            msg);
+    fprintf(stderr, "watchrelay: %s\nRun `watchrelay help` for usage.\n", msg);
     return 2;
 }
 
@@ -77,10 +76,10 @@ resolve_tokens(const struct config *cfg, char *tokens[CONFIG_SOURCE_MAX])
     if (data != NULL) {
         saved = jsonu_parse(data, len, 4, err, sizeof(err));
         free(data);
-        if (saved == NULL ||
-            !json_object_is_type(saved, json_type_object)) {
-            fprintf(stderr, "watchrelay: %s is corrupt (%s); remove it to "
-                            "generate new tokens\n",
+        if (saved == NULL || !json_object_is_type(saved, json_type_object)) {
+            fprintf(stderr,
+                    "watchrelay: %s is corrupt (%s); remove it to "
+                    "generate new tokens\n",
                     path, saved ? "not an object" : err);
             goto done;
         }
@@ -118,8 +117,8 @@ resolve_tokens(const struct config *cfg, char *tokens[CONFIG_SOURCE_MAX])
             saved, JSON_C_TO_STRING_PRETTY, &sl);
 
         if (write_file_atomic(path, s, sl, 0600) != 0) {
-            fprintf(stderr, "watchrelay: cannot save tokens to %s: %s\n",
-                    path, strerror(errno));
+            fprintf(stderr, "watchrelay: cannot save tokens to %s: %s\n", path,
+                    strerror(errno));
             goto done;
         }
     }
@@ -259,8 +258,9 @@ cmd_serve(const char *cfg_path, int argc, char **argv)
     if (strcmp(cfg->redis, "embedded") == 0) {
         re = redis_embed_start(cfg->state_dir, err, sizeof(err));
         if (re == NULL) {
-            fprintf(stderr, "watchrelay: cannot start the embedded Redis: "
-                            "%s\n",
+            fprintf(stderr,
+                    "watchrelay: cannot start the embedded Redis: "
+                    "%s\n",
                     err);
             goto done;
         }
@@ -322,8 +322,8 @@ cmd_serve(const char *cfg_path, int argc, char **argv)
     }
     fflush(stdout);
     log_info("msg=started listen=%s:%d redis=%s spool_depth=%zu",
-             cfg->listen_host, server_port(d.srv),
-             re ? "embedded" : "external", spool_depth(sp));
+             cfg->listen_host, server_port(d.srv), re ? "embedded" : "external",
+             spool_depth(sp));
     event_base_dispatch(d.base);
     /* Fail what still waits on Redis into the spool, then flush replies. */
     ingest_stop(d.in);
@@ -416,8 +416,9 @@ cmd_events(const char *cfg_path, int argc, char **argv)
             if (mkdir_p(cfg->state_dir, 0700) != 0 ||
                 (re = redis_embed_start(cfg->state_dir, err, sizeof(err))) ==
                     NULL) {
-                fprintf(stderr, "watchrelay: cannot open the embedded "
-                                "Redis: %s\n",
+                fprintf(stderr,
+                        "watchrelay: cannot open the embedded "
+                        "Redis: %s\n",
                         err);
                 goto done;
             }
@@ -477,9 +478,8 @@ cmd_status(const char *cfg_path, int argc, char **argv)
         return 2;
     buf_init(&b);
     url = xasprintf("http://%s:%d/api/status",
-                    strcmp(cfg->listen_host, "0.0.0.0") == 0
-                        ? "127.0.0.1"
-                        : cfg->listen_host,
+                    strcmp(cfg->listen_host, "0.0.0.0") == 0 ? "127.0.0.1"
+                                                             : cfg->listen_host,
                     cfg->listen_port);
     h = curl_easy_init();
     if (h == NULL)
@@ -505,8 +505,8 @@ cmd_status(const char *cfg_path, int argc, char **argv)
     }
     {
         char err[256];
-        struct json_object *o = jsonu_parse(b.data, b.len, 16, err,
-                                            sizeof(err));
+        struct json_object *o =
+            jsonu_parse(b.data, b.len, 16, err, sizeof(err));
 
         if (o == NULL) {
             fprintf(stderr, "watchrelay: bad status reply: %s\n", err);

@@ -5,9 +5,8 @@
 
 #include "config.h"
 
-static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-                                 0.05,   0.1,   0.25,   0.5,   1,    2.5,
-                                 5};
+static const double buckets[] = {
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
 #define NBUCKETS (sizeof(buckets) / sizeof(buckets[0]))
 
 struct metrics {
@@ -131,8 +130,7 @@ metrics_render(const struct metrics *m, const struct metrics_gauges *g,
                    counter_info[c].name);
         for (int s = 0; s < METRICS_SOURCES; s++)
             buf_printf(out, "%s{source=\"%s\"} %" PRIu64 "\n",
-                       counter_info[c].name, slot_name(s),
-                       m->counters[c][s]);
+                       counter_info[c].name, slot_name(s), m->counters[c][s]);
     }
     buf_puts(out, "# HELP watchrelay_request_duration_seconds Webhook "
                   "request latency, arrival to reply.\n"

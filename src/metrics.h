@@ -23,11 +23,11 @@ enum metrics_outcome {
 };
 
 enum metrics_counter {
-    METRICS_EVENTS_QUEUED,     /* into the stream directly */
-    METRICS_EVENTS_DUPLICATE,  /* already taken */
-    METRICS_EVENTS_SPOOLED,    /* into the spool */
-    METRICS_EVENTS_DRAINED,    /* from the spool into the stream */
-    METRICS_EVENTS_IGNORED,    /* filtered out (user, server) */
+    METRICS_EVENTS_QUEUED,    /* into the stream directly */
+    METRICS_EVENTS_DUPLICATE, /* already taken */
+    METRICS_EVENTS_SPOOLED,   /* into the spool */
+    METRICS_EVENTS_DRAINED,   /* from the spool into the stream */
+    METRICS_EVENTS_IGNORED,   /* filtered out (user, server) */
     METRICS_COUNTER_MAX
 };
 

@@ -53,8 +53,8 @@ struct queue {
     struct event *watchdog_ev;
     queue_state_cb state_cb;
     void *state_arg;
-    int pending;          /* commands sent, not yet answered */
-    int64_t progress_ms;  /* last reply, or when pending became nonzero */
+    int pending;         /* commands sent, not yet answered */
+    int64_t progress_ms; /* last reply, or when pending became nonzero */
     int64_t connect_start_ms;
     bool stopping;
     bool policy_ok;
@@ -86,8 +86,8 @@ queue_set_state(struct queue *q, enum queue_state s)
 }
 
 int
-queue_parse_url(const char *url, char *host, size_t hostlen, int *port,
-                int *db, bool *is_unix, char *err, size_t errlen)
+queue_parse_url(const char *url, char *host, size_t hostlen, int *port, int *db,
+                bool *is_unix, char *err, size_t errlen)
 {
     const char *p, *colon, *slash;
     int64_t v;
@@ -246,8 +246,7 @@ on_select(redisAsyncContext *c, void *r, void *privdata)
         return;
     q->pending--;
     if (reply->type == REDIS_REPLY_ERROR) {
-        snprintf(q->errstr, sizeof(q->errstr), "SELECT failed: %s",
-                 reply->str);
+        snprintf(q->errstr, sizeof(q->errstr), "SELECT failed: %s", reply->str);
         log_error("msg=\"redis select failed\" reason=\"%s\"", reply->str);
     }
 }
@@ -278,8 +277,7 @@ on_connect(const redisAsyncContext *c, int status)
         return;
     if (status != REDIS_OK) {
         /* hiredis frees the context after this callback. */
-        snprintf(q->errstr, sizeof(q->errstr), "connect failed: %s",
-                 c->errstr);
+        snprintf(q->errstr, sizeof(q->errstr), "connect failed: %s", c->errstr);
         log_debug("msg=\"redis connect failed\" reason=\"%s\"", c->errstr);
         q->ac = NULL;
         q->pending = 0;
@@ -357,8 +355,8 @@ on_watchdog(evutil_socket_t fd, short what, void *arg)
         return;
     }
     if (q->pending > 0 && now - q->progress_ms > q->timeout_ms) {
-        log_warn("msg=\"redis stopped answering\" pending=%d ms=%d",
-                 q->pending, q->timeout_ms);
+        log_warn("msg=\"redis stopped answering\" pending=%d ms=%d", q->pending,
+                 q->timeout_ms);
         queue_drop(q, "redis stopped answering");
     }
 }

@@ -14,12 +14,7 @@
 struct event_base;
 struct queue;
 
-enum queue_state {
-    QUEUE_DOWN,
-    QUEUE_CONNECTING,
-    QUEUE_UP,
-    QUEUE_STATE_MAX
-};
+enum queue_state { QUEUE_DOWN, QUEUE_CONNECTING, QUEUE_UP, QUEUE_STATE_MAX };
 
 const char *queue_state_name(enum queue_state s);
 

@@ -109,9 +109,9 @@ redis_embed_start(const char *state_dir, char *err, size_t errlen)
         }
         execlp(bin, bin, "--port", "0", "--unixsocket", re->sock,
                "--unixsocketperm", "700", "--dir", dir, "--appendonly", "yes",
-               "--appendfsync", "everysec", "--save", "",
-               "--maxmemory-policy", "noeviction", "--daemonize", "no",
-               "--logfile", logf, (char *)NULL);
+               "--appendfsync", "everysec", "--save", "", "--maxmemory-policy",
+               "noeviction", "--daemonize", "no", "--logfile", logf,
+               (char *)NULL);
         fprintf(stderr, "level=error msg=\"cannot run %s: %s\"\n", bin,
                 strerror(errno));
         _exit(127);
@@ -137,8 +137,8 @@ redis_embed_start(const char *state_dir, char *err, size_t errlen)
         }
         sleep_ms(20);
     }
-    log_info("msg=\"embedded redis started\" pid=%ld socket=%s",
-             (long)re->pid, re->sock);
+    log_info("msg=\"embedded redis started\" pid=%ld socket=%s", (long)re->pid,
+             re->sock);
     free(dir);
     free(logf);
     return re;

@@ -97,8 +97,8 @@ send_error(struct evhttp_request *req, int code, const char *reason,
 }
 
 static void
-log_hook(int source, int code, const char *what, size_t events,
-         size_t dups, double secs)
+log_hook(int source, int code, const char *what, size_t events, size_t dups,
+         double secs)
 {
     log_info("msg=hook source=%s status=%d outcome=%s events=%zu "
              "duplicates=%zu ms=%.2f",
@@ -173,15 +173,14 @@ filter_events(const struct source_conf *sc, struct event_list *l,
         if (reason == NULL) {
             char esc[128];
             const char *v = why[0] == 'u'
-                                ? (ev->user_name ? ev->user_name
-                                                 : ev->user_id)
+                                ? (ev->user_name ? ev->user_name : ev->user_id)
                                 : ev->server;
 
             if (v == NULL)
                 v = "";
             str_escape(v, strlen(v), esc, sizeof(esc));
-            reason = xasprintf("%s \"%s\" is not allowed for this source",
-                               why, esc);
+            reason =
+                xasprintf("%s \"%s\" is not allowed for this source", why, esc);
         }
     }
     for (size_t i = keep; i < l->n; i++)
@@ -206,8 +205,8 @@ on_ingested(const struct ingest_result *r, void *arg)
     if (!r->ok) {
         evhttp_add_header(evhttp_request_get_output_headers(ctx->req),
                           "Retry-After", "5");
-        hook_fail(s, ctx->req, ctx->source, &ctx->t0, METRICS_UNAVAILABLE,
-                  503, "Service Unavailable", r->error);
+        hook_fail(s, ctx->req, ctx->source, &ctx->t0, METRICS_UNAVAILABLE, 503,
+                  "Service Unavailable", r->error);
         free(ctx);
         return;
     }
@@ -228,8 +227,7 @@ on_ingested(const struct ingest_result *r, void *arg)
     send_json(ctx->req, 200, "OK", o);
     secs = elapsed_s(&ctx->t0);
     metrics_request(s->d.m, ctx->source,
-                    r->queued + r->spooled > 0 ? METRICS_OK
-                                               : METRICS_DUPLICATE,
+                    r->queued + r->spooled > 0 ? METRICS_OK : METRICS_DUPLICATE,
                     secs);
     log_hook(ctx->source, 200, r->spooled ? "spooled" : "queued",
              r->queued + r->spooled, r->duplicates, secs);
@@ -288,8 +286,8 @@ handle_hook(struct server *s, struct evhttp_request *req, const char *rest,
     if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
                           "POST");
-        hook_fail(s, req, source, t0, METRICS_METHOD, 405,
-                  "Method Not Allowed", "webhooks must be sent with POST");
+        hook_fail(s, req, source, t0, METRICS_METHOD, 405, "Method Not Allowed",
+                  "webhooks must be sent with POST");
         goto done;
     }
     if (slash != NULL && slash[1] != '\0') {
@@ -303,21 +301,21 @@ handle_hook(struct server *s, struct evhttp_request *req, const char *rest,
         token = query_token(uri, &query);
     }
     if (token == NULL || *token == '\0') {
-        hook_fail(s, req, source, t0, METRICS_UNAUTHORIZED, 401,
-                  "Unauthorized",
+        hook_fail(s, req, source, t0, METRICS_UNAUTHORIZED, 401, "Unauthorized",
                   "missing token: use /hooks/<source>/<token> or "
                   "?token=<token>");
         goto done;
     }
     if (!ct_streq(token, s->d.tokens[source])) {
-        hook_fail(s, req, source, t0, METRICS_UNAUTHORIZED, 401,
-                  "Unauthorized", "wrong token for this source");
+        hook_fail(s, req, source, t0, METRICS_UNAUTHORIZED, 401, "Unauthorized",
+                  "wrong token for this source");
         goto done;
     }
     len = evbuffer_get_length(body);
     if (len > s->d.cfg->max_body_bytes) {
         hook_fail(s, req, source, t0, METRICS_TOO_LARGE, 413,
-                  "Payload Too Large", "the body is over limits.max_body_bytes");
+                  "Payload Too Large",
+                  "the body is over limits.max_body_bytes");
         goto done;
     }
     memset(&hr, 0, sizeof(hr));
@@ -337,7 +335,7 @@ handle_hook(struct server *s, struct evhttp_request *req, const char *rest,
     }
     if (evs.n == 0) {
         struct json_object *o = json_object_new_object();
-        const char *why = reason ? reason
+        const char *why = reason        ? reason
                           : evs.ignored ? evs.ignored
                                         : "nothing to do";
         double secs;
@@ -388,8 +386,8 @@ handle_status(struct server *s, struct evhttp_request *req)
     json_object_object_add(redis, "state",
                            json_object_new_string(queue_state_name(st)));
     if (queue_errstr(s->d.q)[0] != '\0')
-        json_object_object_add(
-            redis, "error", json_object_new_string(queue_errstr(s->d.q)));
+        json_object_object_add(redis, "error",
+                               json_object_new_string(queue_errstr(s->d.q)));
     json_object_object_add(o, "redis", redis);
     json_object_object_add(
         spool, "depth", json_object_new_int64((int64_t)spool_depth(s->d.sp)));
@@ -401,22 +399,18 @@ handle_status(struct server *s, struct evhttp_request *req)
     json_object_object_add(
         o, "events_stream_length",
         s->stream_len >= 0 ? json_object_new_int64(s->stream_len) : NULL);
-    json_object_object_add(
-        counts, "queued",
-        json_object_new_int64(
-            (int64_t)metrics_get(s->d.m, METRICS_EVENTS_QUEUED)));
-    json_object_object_add(
-        counts, "duplicates",
-        json_object_new_int64(
-            (int64_t)metrics_get(s->d.m, METRICS_EVENTS_DUPLICATE)));
-    json_object_object_add(
-        counts, "spooled",
-        json_object_new_int64(
-            (int64_t)metrics_get(s->d.m, METRICS_EVENTS_SPOOLED)));
-    json_object_object_add(
-        counts, "drained",
-        json_object_new_int64(
-            (int64_t)metrics_get(s->d.m, METRICS_EVENTS_DRAINED)));
+    json_object_object_add(counts, "queued",
+                           json_object_new_int64((int64_t)metrics_get(
+                               s->d.m, METRICS_EVENTS_QUEUED)));
+    json_object_object_add(counts, "duplicates",
+                           json_object_new_int64((int64_t)metrics_get(
+                               s->d.m, METRICS_EVENTS_DUPLICATE)));
+    json_object_object_add(counts, "spooled",
+                           json_object_new_int64((int64_t)metrics_get(
+                               s->d.m, METRICS_EVENTS_SPOOLED)));
+    json_object_object_add(counts, "drained",
+                           json_object_new_int64((int64_t)metrics_get(
+                               s->d.m, METRICS_EVENTS_DRAINED)));
     json_object_object_add(o, "events", counts);
     /* Paths only: tokens never leave the process through status. */
     for (int i = 0; i < CONFIG_SOURCE_MAX; i++) {
@@ -426,15 +420,13 @@ handle_status(struct server *s, struct evhttp_request *req)
             continue;
         p = xasprintf("/hooks/%s/<token>",
                       config_source_name((enum config_source)i));
-        json_object_object_add(hooks,
-                               config_source_name((enum config_source)i),
+        json_object_object_add(hooks, config_source_name((enum config_source)i),
                                json_object_new_string(p));
         free(p);
     }
     json_object_object_add(o, "webhooks", hooks);
-    json_object_object_add(
-        o, "requests_inflight",
-        json_object_new_int64((int64_t)s->pending));
+    json_object_object_add(o, "requests_inflight",
+                           json_object_new_int64((int64_t)s->pending));
     send_json(req, 200, "OK", o);
 }
 
@@ -507,9 +499,9 @@ on_request(struct evhttp_request *req, void *arg)
             o, "redis",
             json_object_new_string(queue_state_name(queue_state(s->d.q))));
         if (!up) {
-            char *msg = xasprintf(
-                "redis is not reachable%s%s", queue_errstr(s->d.q)[0] ? ": " : "",
-                queue_errstr(s->d.q));
+            char *msg = xasprintf("redis is not reachable%s%s",
+                                  queue_errstr(s->d.q)[0] ? ": " : "",
+                                  queue_errstr(s->d.q));
 
             json_object_object_add(o, "error", json_object_new_string(msg));
             free(msg);

@@ -28,8 +28,8 @@ void spool_free(struct spool *sp);
  * All or nothing: on failure the file is truncated back and -1 is returned
  * with err. 0 on success.
  */
-int spool_append(struct spool *sp, const char *const *recs,
-                 const size_t *lens, size_t n, char *err, size_t errlen);
+int spool_append(struct spool *sp, const char *const *recs, const size_t *lens,
+                 size_t n, char *err, size_t errlen);
 
 /* Records appended and not yet committed as drained. */
 size_t spool_depth(const struct spool *sp);
@@ -48,8 +48,8 @@ struct spool_batch {
  * Read up to max records from the drain offset into b (initialized by the
  * call; release with spool_batch_release). 0 with b->n == 0 when empty.
  */
-int spool_peek(struct spool *sp, size_t max, struct spool_batch *b,
-               char *err, size_t errlen);
+int spool_peek(struct spool *sp, size_t max, struct spool_batch *b, char *err,
+               size_t errlen);
 /*
  * Persist that b's records are in Redis: the offset moves to b->end_offset
  * (fsynced); when it reaches the end of the file both files are reset.

@@ -169,10 +169,19 @@ wr_time_format(int64_t t, char buf[WR_TIME_BUF])
 {
     struct tm tm;
     time_t tt = (time_t)t;
+    char tmp[96];
+    int n = -1;
 
-    if (gmtime_r(&tt, &tm) == NULL ||
-        strftime(buf, WR_TIME_BUF, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+    /* Not strftime's %Y: it does not pad years before 1000 to 4 digits,
+     * which wr_time_parse then refuses. */
+    if (gmtime_r(&tt, &tm) != NULL)
+        n = snprintf(tmp, sizeof(tmp), "%04lld-%02d-%02dT%02d:%02d:%02dZ",
+                     (long long)tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                     tm.tm_hour, tm.tm_min, tm.tm_sec);
+    if (n < 0 || n >= WR_TIME_BUF)
         snprintf(buf, WR_TIME_BUF, "1970-01-01T00:00:00Z");
+    else
+        memcpy(buf, tmp, (size_t)n + 1);
 }
 
 /* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar. */
@@ -577,7 +586,7 @@ write_file_atomic(const char *path, const void *data, size_t len, int mode)
         goto fail;
     free(tmp);
     return 0;
-fail: {
+fail : {
     int saved = errno;
 
     if (fd >= 0)

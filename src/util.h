@@ -9,10 +9,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WR_ASSERT(cond)                                                      \
-    do {                                                                     \
-        if (!(cond))                                                         \
-            wr_assert_fail(#cond, __FILE__, __LINE__);                       \
+#define WR_ASSERT(cond)                                \
+    do {                                               \
+        if (!(cond))                                   \
+            wr_assert_fail(#cond, __FILE__, __LINE__); \
     } while (0)
 
 __attribute__((noreturn)) void wr_assert_fail(const char *expr,
@@ -85,8 +85,7 @@ char *str_escape(const char *in, size_t len, char *out, size_t outlen);
 /* Read a whole file up to max bytes; owned result (free) or NULL with errno. */
 char *read_file(const char *path, size_t max, size_t *len_out);
 /* Write a file atomically (tmp + fsync + rename), with the given mode. */
-int write_file_atomic(const char *path, const void *data, size_t len,
-                      int mode);
+int write_file_atomic(const char *path, const void *data, size_t len, int mode);
 /* mkdir -p with mode. */
 int mkdir_p(const char *path, int mode);
 

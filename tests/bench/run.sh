@@ -171,6 +171,12 @@ sleep 1
 IDLE_RSS=$(sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB$/\1/p' \
     "/proc/$D_PID/status")
 [ -n "$IDLE_RSS" ] || die "cannot read the daemon's VmRSS"
+# For reading the figure: anonymous memory, and the proportional set size
+# (shared library pages divided among the processes mapping them).
+IDLE_ANON=$(sed -n 's/^RssAnon:[[:space:]]*\([0-9]*\) kB$/\1/p' \
+    "/proc/$D_PID/status")
+IDLE_PSS=$(sed -n 's/^Pss:[[:space:]]*\([0-9]*\) kB$/\1/p' \
+    "/proc/$D_PID/smaps_rollup" 2>/dev/null || true)
 
 # One request by hand first: the hook must answer 200 with one event.
 HOOK="$D_BASE/hooks/plex/$TOKEN"
@@ -267,7 +273,7 @@ echo "ingest.p50_ms_at_$RATE=$P50 ingest.p99_ms_at_$RATE=$P99" \
     "(target < 5) $V_P99" \
     "[null: p50 $(field p50_ms "$NULL_OPEN") p99 $(field p99_ms "$NULL_OPEN")]"
 echo "daemon.idle_rss_kb=$IDLE_RSS (target < 8192) $V_RSS" \
-    "[after load: $AFTER_RSS]"
+    "[anon ${IDLE_ANON:-?}, pss ${IDLE_PSS:-?}; VmRSS after load: $AFTER_RSS]"
 echo "daemon.events_in_stream=$XLEN (requests sent to the daemon:" \
     "$((SENT_DAEMON + 1)), answered 2xx in the measured windows: $OK_DAEMON)"
 

@@ -103,12 +103,12 @@ fixture_check(const struct handler_def *h, const char *dir, const char *name)
              json_object_equal(ev, gv);
     } else if (json_object_object_get_ex(exp, "ignored", &ev)) {
         ok = json_object_object_get_ex(got, "ignored", &gv) &&
-             strstr(json_object_get_string(gv),
-                    json_object_get_string(ev)) != NULL;
+             strstr(json_object_get_string(gv), json_object_get_string(ev)) !=
+                 NULL;
     } else if (json_object_object_get_ex(exp, "error", &ev)) {
         ok = json_object_object_get_ex(got, "error", &gv) &&
-             strstr(json_object_get_string(gv),
-                    json_object_get_string(ev)) != NULL;
+             strstr(json_object_get_string(gv), json_object_get_string(ev)) !=
+                 NULL;
     }
     if (!ok)
         fprintf(stderr, "# %s/%s mismatch\n# expected: %s\n# got:      %s\n",
@@ -155,8 +155,8 @@ fixture_dump(const struct handler_def *h, const char *dir, const char *name)
 {
     struct json_object *got = run_case(h, dir, name);
 
-    printf("%s\n", json_object_to_json_string_ext(
-                       got, JSON_C_TO_STRING_PRETTY |
-                                JSON_C_TO_STRING_NOSLASHESCAPE));
+    printf("%s\n",
+           json_object_to_json_string_ext(
+               got, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
     json_object_put(got);
 }

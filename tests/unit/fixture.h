@@ -23,8 +23,7 @@ bool fixture_check(const struct handler_def *h, const char *dir,
                    const char *name);
 /* Run every case in dir; returns the number of failures (0 if all pass) and
  * stores the number of cases in *count. */
-int fixture_check_dir(const struct handler_def *h, const char *dir,
-                      int *count);
+int fixture_check_dir(const struct handler_def *h, const char *dir, int *count);
 /* Print the JSON a case produces (to write or review an expected file). */
 void fixture_dump(const struct handler_def *h, const char *dir,
                   const char *name);

@@ -440,6 +440,16 @@ static const struct key_case {
     {ITEM_SEASON, NULL, 0, NULL, "tvdb=73871", 0, -1, "show:tvdb:73871#s00"},
     {ITEM_SEASON, NULL, 0, "tvdb=30272", "tvdb=73871", 12, 4,
      "show:tvdb:73871#s12"},
+    /* a show known only by its plex guid gives way to the episode's own
+     * external ids (Plex webhooks), but not to a local id */
+    {ITEM_EPISODE, NULL, 0, "plex=48211;tmdb=1960512",
+     "guid=plex://show/5d9c086fe9d5a1001f4d0c45", 1, 1, "episode:tmdb:1960512"},
+    {ITEM_EPISODE, NULL, 0, "plex=48211", "guid=plex://show/5d9c", 1, 1,
+     "show:guid:plex://show/5d9c#s01e01"},
+    {ITEM_SEASON, NULL, 0, "tmdb=120460", "guid=plex://show/5d9c", 1, -1,
+     "season:tmdb:120460"},
+    {ITEM_EPISODE, NULL, 0, "tmdb=1960512", "tvdb=371980;guid=plex://show/x", 1,
+     1, "show:tvdb:371980#s01e01"},
     /* episodes without show ids: their own ids */
     {ITEM_EPISODE, "Good News About Hell", 2022, "tvdb=8603573", NULL, 1, 1,
      "episode:tvdb:8603573"},
