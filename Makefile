@@ -41,7 +41,7 @@ OPT     = $(ASAN)
 LDOPT   = -fsanitize=address,undefined
 else
 OPT     = -g $(HARDEN)
-LDOPT   = $(HARDEN_LD)
+LDOPT   = $(HARDEN_LD) -Wl,--as-needed
 endif
 CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) $(INCS) $(PKG_CFLAGS) -MMD -MP $(CFLAGS)
 LDLIBS_ALL = $(PKG_LIBS) -lm $(LDLIBS)

@@ -13,6 +13,8 @@
 
 #define INGEST_DRAIN_BATCH 200
 #define INGEST_TICK_MS     1000
+/* Events sent to Redis in one script call at most (group commit). */
+#define INGEST_GROUP_MAX 256
 
 struct ingest {
     struct event_base *base;
@@ -21,10 +23,14 @@ struct ingest {
     struct metrics *m;
     struct event *drain_ev; /* one-shot: drain the next batch */
     struct event *tick_ev;  /* periodic: retry the drain */
+    struct event *flush_ev; /* lowest priority: send the ready jobs */
     bool draining;          /* a drain batch is in flight */
     bool stopping;
     size_t inflight;
     struct spool_batch batch;
+    struct ingest_job **ready; /* jobs waiting for the next flush */
+    size_t n_ready;
+    size_t cap_ready;
 };
 
 /* One submitted webhook while it waits for Redis. */
@@ -103,27 +109,18 @@ job_spool(struct ingest_job *job)
     job_free(job);
 }
 
+/* Answer a job from its slice of the script's reply. */
 static void
-on_added(bool ok, const int *added, size_t n, void *arg)
+job_added(struct ingest_job *job, const int *added)
 {
-    struct ingest_job *job = arg;
     struct ingest *in = job->in;
     struct ingest_result r;
-    const char **ids;
+    const char **ids = xcalloc(job->n, sizeof(*ids));
     size_t k = 0;
 
-    in->inflight--;
-    if (!ok) {
-        log_warn("msg=\"redis failed mid-request, spooling\" events=%zu "
-                 "reason=\"%s\"",
-                 n, queue_errstr(in->q));
-        job_spool(job);
-        return;
-    }
-    ids = xcalloc(n, sizeof(*ids));
     memset(&r, 0, sizeof(r));
     r.ok = true;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < job->n; i++) {
         if (added[i]) {
             ids[k++] = job->ids[i];
             r.queued++;
@@ -138,6 +135,119 @@ on_added(bool ok, const int *added, size_t n, void *arg)
     job->cb(&r, job->arg);
     free(ids);
     job_free(job);
+}
+
+/* Jobs whose events went to Redis in one script call. */
+struct ingest_group {
+    struct ingest *in;
+    struct ingest_job **jobs;
+    size_t n;
+};
+
+static void
+on_group_added(bool ok, const int *added, size_t n, void *arg)
+{
+    struct ingest_group *g = arg;
+    struct ingest *in = g->in;
+    size_t off = 0;
+
+    (void)n;
+    in->inflight -= g->n;
+    if (!ok)
+        log_warn("msg=\"redis failed mid-request, spooling\" requests=%zu "
+                 "reason=\"%s\"",
+                 g->n, queue_errstr(in->q));
+    for (size_t i = 0; i < g->n; i++) {
+        struct ingest_job *job = g->jobs[i];
+        size_t jn = job->n;
+
+        if (ok)
+            job_added(job, added + off);
+        else
+            job_spool(job);
+        off += jn;
+    }
+    free(g->jobs);
+    free(g);
+    if (!ok)
+        kick_drain(in);
+}
+
+/* Send jobs[0..n) in one script call; spool them if it cannot be sent. */
+static void
+send_group(struct ingest *in, struct ingest_job **jobs, size_t n)
+{
+    struct ingest_group *g = xcalloc(1, sizeof(*g));
+    size_t total = 0, k = 0;
+    const char **ids, **jsons;
+    size_t *lens;
+
+    g->in = in;
+    g->jobs = xcalloc(n, sizeof(*g->jobs));
+    memcpy(g->jobs, jobs, n * sizeof(*jobs));
+    g->n = n;
+    for (size_t i = 0; i < n; i++)
+        total += jobs[i]->n;
+    ids = xcalloc(total, sizeof(*ids));
+    jsons = xcalloc(total, sizeof(*jsons));
+    lens = xcalloc(total, sizeof(*lens));
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < jobs[i]->n; j++, k++) {
+            ids[k] = jobs[i]->ids[j];
+            jsons[k] = jobs[i]->jsons[j];
+            lens[k] = jobs[i]->lens[j];
+        }
+    }
+    in->inflight += n;
+    if (queue_add_events(in->q, ids, jsons, lens, total, on_group_added, g) !=
+        0)
+        on_group_added(false, NULL, total, g);
+    free(ids);
+    free(jsons);
+    free(lens);
+}
+
+/*
+ * Group commit: every job that became ready during one pass of the loop goes
+ * to Redis in one script call, which saves a round trip and a script run per
+ * webhook under load. While the spool holds anything (or is draining), jobs
+ * go behind it instead, to keep the order.
+ */
+static void
+flush_ready(struct ingest *in)
+{
+    struct ingest_job **jobs = in->ready;
+    size_t n = in->n_ready, start = 0, events = 0;
+
+    in->ready = NULL;
+    in->n_ready = in->cap_ready = 0;
+    if (queue_state(in->q) != QUEUE_UP || spool_depth(in->sp) > 0 ||
+        in->draining) {
+        for (size_t i = 0; i < n; i++)
+            job_spool(jobs[i]);
+        free(jobs);
+        kick_drain(in);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (i > start && events + jobs[i]->n > INGEST_GROUP_MAX) {
+            send_group(in, jobs + start, i - start);
+            start = i;
+            events = 0;
+        }
+        events += jobs[i]->n;
+    }
+    if (n > start)
+        send_group(in, jobs + start, n - start);
+    free(jobs);
+}
+
+static void
+on_flush(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    flush_ready(arg);
 }
 
 void
@@ -167,13 +277,15 @@ ingest_submit(struct ingest *in, int source, const struct event_list *evs,
     }
     /* Keep order: while the spool holds anything, new events go behind. */
     if (queue_state(in->q) == QUEUE_UP && spool_depth(in->sp) == 0 &&
-        !in->draining) {
-        if (queue_add_events(in->q, (const char *const *)job->ids,
-                             (const char *const *)job->jsons, job->lens, job->n,
-                             on_added, job) == 0) {
-            in->inflight++;
-            return;
+        !in->draining && !in->stopping) {
+        if (in->n_ready == in->cap_ready) {
+            in->cap_ready = in->cap_ready ? 2 * in->cap_ready : 16;
+            in->ready = xrealloc(in->ready, in->cap_ready * sizeof(*in->ready));
         }
+        in->ready[in->n_ready++] = job;
+        if (in->n_ready == 1)
+            event_active(in->flush_ev, EV_TIMEOUT, 0);
+        return;
     }
     job_spool(job);
     kick_drain(in);
@@ -284,7 +396,13 @@ ingest_new(struct event_base *base, struct queue *q, struct spool *sp,
     in->m = m;
     in->drain_ev = evtimer_new(base, on_drain, in);
     in->tick_ev = event_new(base, -1, EV_PERSIST, on_tick, in);
-    if (in->drain_ev == NULL || in->tick_ev == NULL ||
+    in->flush_ev = event_new(base, -1, 0, on_flush, in);
+    /* After every other ready callback of the pass (see main's priorities);
+     * a base without priorities just runs it in turn. */
+    if (in->flush_ev != NULL &&
+        event_base_get_npriorities(base) > INGEST_FLUSH_PRIORITY)
+        event_priority_set(in->flush_ev, INGEST_FLUSH_PRIORITY);
+    if (in->drain_ev == NULL || in->tick_ev == NULL || in->flush_ev == NULL ||
         event_add(in->tick_ev, &tick) != 0) {
         ingest_free(in);
         return NULL;
@@ -301,6 +419,10 @@ ingest_free(struct ingest *in)
         event_free(in->drain_ev);
     if (in->tick_ev)
         event_free(in->tick_ev);
+    if (in->flush_ev)
+        event_free(in->flush_ev);
+    WR_ASSERT(in->n_ready == 0);
+    free(in->ready);
     spool_batch_release(&in->batch);
     free(in);
 }
@@ -318,6 +440,9 @@ ingest_stop(struct ingest *in)
     in->stopping = true;
     event_del(in->tick_ev);
     event_del(in->drain_ev);
+    event_del(in->flush_ev);
+    if (in->n_ready > 0)
+        flush_ready(in);
 }
 
 size_t

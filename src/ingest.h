@@ -13,6 +13,14 @@
 #include "event.h"
 #include "queue.h"
 
+/*
+ * The priority of the group-commit flush: main initializes the base with
+ * INGEST_PRIORITIES priorities so that the flush runs after every request
+ * read in the same pass of the loop.
+ */
+#define INGEST_PRIORITIES     3
+#define INGEST_FLUSH_PRIORITY 2
+
 struct event_base;
 struct spool;
 struct metrics;

@@ -12,8 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
+#include <event2/buffer.h>
 #include <event2/event.h>
+#include <event2/http.h>
 #include <json-c/json.h>
 
 #include "config.h"
@@ -276,7 +277,8 @@ cmd_serve(const char *cfg_path, int argc, char **argv)
     }
     d.base = event_base_new();
     m = metrics_new();
-    if (d.base == NULL) {
+    if (d.base == NULL ||
+        event_base_priority_init(d.base, INGEST_PRIORITIES) != 0) {
         fprintf(stderr, "watchrelay: cannot create the event loop\n");
         goto done;
     }
@@ -448,27 +450,41 @@ done:
     return rc;
 }
 
-static size_t
-collect(char *p, size_t size, size_t n, void *arg)
-{
-    struct buf *b = arg;
+struct status_fetch {
+    struct buf body;
+    int code;
+};
 
-    if (b->len + size * n > 1 << 20)
-        return 0;
-    buf_append(b, p, size * n);
-    return size * n;
+static void
+on_status_reply(struct evhttp_request *req, void *arg)
+{
+    struct status_fetch *sf = arg;
+    struct evbuffer *in;
+    size_t len;
+
+    if (req == NULL)
+        return; /* connection failed or timed out: code stays 0 */
+    sf->code = evhttp_request_get_response_code(req);
+    in = evhttp_request_get_input_buffer(req);
+    len = evbuffer_get_length(in);
+    if (len > 0 && len < (1 << 20))
+        buf_append(&sf->body, evbuffer_pullup(in, -1), len);
 }
 
+/*
+ * Ask the running daemon for /api/status. A plain libevent HTTP client: the
+ * daemon listens on an IP literal, so nothing resolves names.
+ */
 static int
 cmd_status(const char *cfg_path, int argc, char **argv)
 {
     struct config *cfg;
-    CURL *h = NULL;
-    struct buf b;
-    char *url = NULL;
-    long code = 0;
+    struct event_base *base = NULL;
+    struct evhttp_connection *conn = NULL;
+    struct evhttp_request *req;
+    struct status_fetch sf;
+    const char *host;
     int rc = 1;
-    CURLcode cc;
 
     (void)argv;
     if (argc > 1)
@@ -476,37 +492,44 @@ cmd_status(const char *cfg_path, int argc, char **argv)
     cfg = load_config(cfg_path);
     if (cfg == NULL)
         return 2;
-    buf_init(&b);
-    url = xasprintf("http://%s:%d/api/status",
-                    strcmp(cfg->listen_host, "0.0.0.0") == 0 ? "127.0.0.1"
-                                                             : cfg->listen_host,
-                    cfg->listen_port);
-    h = curl_easy_init();
-    if (h == NULL)
-        goto done;
-    if (curl_easy_setopt(h, CURLOPT_URL, url) != CURLE_OK ||
-        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect) != CURLE_OK ||
-        curl_easy_setopt(h, CURLOPT_WRITEDATA, &b) != CURLE_OK ||
-        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 5000L) != CURLE_OK ||
-        curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) != CURLE_OK)
-        goto done;
-    cc = curl_easy_perform(h);
-    if (cc != CURLE_OK) {
-        fprintf(stderr,
-                "watchrelay: the daemon does not answer at %s (%s); is "
-                "`watchrelay serve` running?\n",
-                url, curl_easy_strerror(cc));
+    memset(&sf, 0, sizeof(sf));
+    buf_init(&sf.body);
+    host = strcmp(cfg->listen_host, "0.0.0.0") == 0 ? "127.0.0.1"
+           : strcmp(cfg->listen_host, "::") == 0    ? "::1"
+                                                    : cfg->listen_host;
+    base = event_base_new();
+    if (base != NULL)
+        conn = evhttp_connection_base_new(base, NULL, host,
+                                          (ev_uint16_t)cfg->listen_port);
+    if (conn == NULL) {
+        fprintf(stderr, "watchrelay: cannot create an HTTP client\n");
         goto done;
     }
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
-    if (code != 200) {
-        fprintf(stderr, "watchrelay: %s answered %ld\n", url, code);
+    evhttp_connection_set_timeout(conn, 5);
+    req = evhttp_request_new(on_status_reply, &sf);
+    if (req == NULL ||
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Host",
+                          host) != 0 ||
+        evhttp_make_request(conn, req, EVHTTP_REQ_GET, "/api/status") != 0) {
+        fprintf(stderr, "watchrelay: cannot send the status request\n");
+        goto done;
+    }
+    event_base_dispatch(base);
+    if (sf.code == 0) {
+        fprintf(stderr,
+                "watchrelay: the daemon does not answer on %s:%d; is "
+                "`watchrelay serve` running?\n",
+                host, cfg->listen_port);
+        goto done;
+    }
+    if (sf.code != 200) {
+        fprintf(stderr, "watchrelay: /api/status answered %d\n", sf.code);
         goto done;
     }
     {
         char err[256];
-        struct json_object *o =
-            jsonu_parse(b.data, b.len, 16, err, sizeof(err));
+        struct json_object *o = jsonu_parse(sf.body.data ? sf.body.data : "",
+                                            sf.body.len, 16, err, sizeof(err));
 
         if (o == NULL) {
             fprintf(stderr, "watchrelay: bad status reply: %s\n", err);
@@ -519,10 +542,11 @@ cmd_status(const char *cfg_path, int argc, char **argv)
     }
     rc = 0;
 done:
-    if (h)
-        curl_easy_cleanup(h);
-    free(url);
-    buf_release(&b);
+    if (conn)
+        evhttp_connection_free(conn);
+    if (base)
+        event_base_free(base);
+    buf_release(&sf.body);
     config_free(cfg);
     return rc;
 }
@@ -556,7 +580,7 @@ int
 main(int argc, char **argv)
 {
     const char *cfg_path = NULL;
-    int i = 1, rc;
+    int i = 1;
 
     while (i < argc && argv[i][0] == '-') {
         if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
@@ -579,13 +603,7 @@ main(int argc, char **argv)
         cfg_path = config_default_path();
     for (const struct cmd_entry *c = cmd_table; c->name != NULL; c++) {
         if (strcmp(c->name, argv[i]) == 0) {
-            if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
-                fprintf(stderr, "watchrelay: cannot initialize libcurl\n");
-                return 1;
-            }
-            rc = c->exec(cfg_path, argc - i, argv + i);
-            curl_global_cleanup();
-            return rc;
+            return c->exec(cfg_path, argc - i, argv + i);
         }
     }
     fprintf(stderr, "watchrelay: unknown command \"%s\"\n", argv[i]);

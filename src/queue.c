@@ -58,6 +58,7 @@ struct queue {
     int64_t connect_start_ms;
     bool stopping;
     bool policy_ok;
+    char script_sha[41]; /* the add script, loaded on every connect */
     char errstr[256];
 };
 
@@ -226,6 +227,8 @@ on_policy(redisAsyncContext *c, void *r, void *privdata)
                   q->errstr);
         return; /* stays CONNECTING: nothing is written to it */
     }
+    if (q->script_sha[0] == '\0')
+        return; /* SCRIPT LOAD failed: stays CONNECTING, errstr says why */
     /* An error reply (CONFIG disabled on a managed Redis) is accepted. */
     q->policy_ok = true;
     q->backoff_ms = QUEUE_BACKOFF_MIN_MS;
@@ -233,6 +236,28 @@ on_policy(redisAsyncContext *c, void *r, void *privdata)
     log_info("msg=\"redis connected\" %s=%s", q->is_unix ? "socket" : "host",
              q->host);
     queue_set_state(q, QUEUE_UP);
+}
+
+static void
+on_script_load(redisAsyncContext *c, void *r, void *privdata)
+{
+    struct queue *q = privdata;
+    redisReply *reply = r;
+
+    (void)c;
+    if (reply == NULL)
+        return;
+    q->pending--;
+    q->progress_ms = wr_mono_ms();
+    if (reply->type != REDIS_REPLY_STRING || reply->len != 40) {
+        snprintf(q->errstr, sizeof(q->errstr), "SCRIPT LOAD failed: %.200s",
+                 reply->type == REDIS_REPLY_ERROR ? reply->str : "bad reply");
+        log_error("msg=\"redis script load failed\" reason=\"%s\"", q->errstr);
+        q->script_sha[0] = '\0';
+        return;
+    }
+    memcpy(q->script_sha, reply->str, 40);
+    q->script_sha[40] = '\0';
 }
 
 static void
@@ -270,6 +295,7 @@ on_connect(const redisAsyncContext *c, int status)
 {
     struct queue *q = c->data;
     const char *pol[] = {"CONFIG", "GET", "maxmemory-policy"};
+    const char *load[] = {"SCRIPT", "LOAD", add_script};
     char dbs[16];
     const char *sel[] = {"SELECT", dbs};
 
@@ -289,7 +315,9 @@ on_connect(const redisAsyncContext *c, int status)
         snprintf(dbs, sizeof(dbs), "%d", q->db);
         send_argv(q, on_select, q, 2, sel, NULL);
     }
-    if (send_argv(q, on_policy, q, 3, pol, NULL) != 0)
+    q->script_sha[0] = '\0';
+    if (send_argv(q, on_script_load, q, 3, load, NULL) != 0 ||
+        send_argv(q, on_policy, q, 3, pol, NULL) != 0)
         queue_drop(q, "cannot send to redis");
 }
 
@@ -440,7 +468,7 @@ on_add(redisAsyncContext *c, void *r, void *privdata)
     struct queue *q = req->q;
     redisReply *reply = r;
     int *added = NULL;
-    bool ok = false;
+    bool ok = false, noscript = false;
 
     (void)c;
     if (reply != NULL) {
@@ -462,8 +490,12 @@ on_add(redisAsyncContext *c, void *r, void *privdata)
         snprintf(q->errstr, sizeof(q->errstr), "XADD failed: %.200s",
                  reply->str);
         log_error("msg=\"redis refused events\" reason=\"%s\"", q->errstr);
+        noscript = str_has_prefix(reply->str, "NOSCRIPT");
     }
     req->cb(ok, ok ? added : NULL, req->n, req->arg);
+    /* The script cache was flushed: reconnect, which loads it again. */
+    if (noscript && q->ac != NULL)
+        queue_drop(q, "redis lost the ingest script");
     free(added);
     free(req);
 }
@@ -486,8 +518,8 @@ queue_add_events(struct queue *q, const char *const *ids,
     argl = xcalloc(argc, sizeof(*argl));
     stream = xasprintf("%sevents", q->prefix);
     seen = xasprintf("%sseen:", q->prefix);
-    argv[0] = "EVAL";
-    argv[1] = add_script;
+    argv[0] = "EVALSHA";
+    argv[1] = q->script_sha;
     argv[2] = "2";
     argv[3] = stream;
     argv[4] = seen;

@@ -26,7 +26,7 @@
 #include "util.h"
 
 #define SERVER_MAX_HEADERS  (64 * 1024)
-#define SERVER_STATUS_EVERY 5
+#define SERVER_STATUS_EVERY 1
 
 #ifndef WR_VERSION
 #define WR_VERSION "0.1.0"
@@ -198,7 +198,6 @@ on_ingested(const struct ingest_result *r, void *arg)
 {
     struct hook_ctx *ctx = arg;
     struct server *s = ctx->s;
-    struct json_object *o, *ids;
     double secs;
 
     s->pending--;
@@ -210,21 +209,29 @@ on_ingested(const struct ingest_result *r, void *arg)
         free(ctx);
         return;
     }
-    o = json_object_new_object();
-    ids = json_object_new_array();
-    for (size_t i = 0; i < r->n_ids; i++)
-        json_object_array_add(ids, json_object_new_string(r->ids[i]));
-    json_object_object_add(o, "ok", json_object_new_boolean(1));
-    json_object_object_add(
-        o, "events", json_object_new_int64((int64_t)(r->queued + r->spooled)));
-    json_object_object_add(o, "ids", ids);
-    if (r->duplicates > 0)
-        json_object_object_add(o, "duplicates",
-                               json_object_new_int64((int64_t)r->duplicates));
-    if (r->spooled > 0)
-        json_object_object_add(o, "spooled",
-                               json_object_new_int64((int64_t)r->spooled));
-    send_json(ctx->req, 200, "OK", o);
+    /* The hot path: ids are hex, so the reply is written directly. */
+    {
+        struct evbuffer *out = evbuffer_new();
+        struct evkeyvalq *h = evhttp_request_get_output_headers(ctx->req);
+
+        if (out != NULL) {
+            evbuffer_add_printf(out, "{\"ok\":true,\"events\":%zu,\"ids\":[",
+                                r->queued + r->spooled);
+            for (size_t i = 0; i < r->n_ids; i++)
+                evbuffer_add_printf(out, "%s\"%s\"", i ? "," : "", r->ids[i]);
+            evbuffer_add(out, "]", 1);
+            if (r->duplicates > 0)
+                evbuffer_add_printf(out, ",\"duplicates\":%zu", r->duplicates);
+            if (r->spooled > 0)
+                evbuffer_add_printf(out, ",\"spooled\":%zu", r->spooled);
+            evbuffer_add(out, "}\n", 2);
+        }
+        evhttp_add_header(h, "Content-Type", "application/json");
+        evhttp_add_header(h, "Cache-Control", "no-store");
+        evhttp_send_reply(ctx->req, 200, "OK", out);
+        if (out != NULL)
+            evbuffer_free(out);
+    }
     secs = elapsed_s(&ctx->t0);
     metrics_request(s->d.m, ctx->source,
                     r->queued + r->spooled > 0 ? METRICS_OK : METRICS_DUPLICATE,
