@@ -17,10 +17,12 @@
  *   UserDataSaved + PlaybackFinished + Played true -> scrobble watched, no
  *       session (the router ties it to the user's open session).
  *   UserDataSaved + UpdateUserRating -> the webhook carries the whole user
- *       data, not what changed, so both states are emitted: rating set
- *       (Rating > 0, canonical 1-10) or clear (Rating 0), and watchlist add
- *       or remove from Favorite. Their kinds differ, so their ids do; the
- *       route's kinds decide which of them go anywhere. Movies, episodes,
+ *       data, not what changed, so the states are emitted: rating set
+ *       (Rating > 0, canonical 1-10), and watchlist add or remove from
+ *       Favorite. Rating 0 emits nothing: it means "unrated", which is also
+ *       what every favourite toggle of an unrated item reports, and a like
+ *       must never wipe a tracker's rating. Their kinds differ, so their ids
+ * do; the route's kinds decide which of them go anywhere. Movies, episodes,
  *       series and seasons.
  *   Any other SaveReason (PlaybackStart, PlaybackProgress, Import,
  *   UpdateUserData, ...) is ignored: they fire throughout playback
@@ -586,12 +588,10 @@ jf_user_data(const struct jf_note *n, const char *type, struct event_list *out)
                               shown(type ? type : "(none)", esc, 40));
             return 0;
         }
-        if (get_double(n->o, "Rating", &rating) == 0) {
-            int r = rating_canonical(rating);
-
-            ev =
-                jf_event(n, out, EVENT_RATING, r > 0 ? EVENT_SET : EVENT_CLEAR);
-            ev->rating = r;
+        if (get_double(n->o, "Rating", &rating) == 0 &&
+            rating_canonical(rating) > 0) {
+            ev = jf_event(n, out, EVENT_RATING, EVENT_SET);
+            ev->rating = rating_canonical(rating);
             event_finish(ev);
             have++;
         }
@@ -603,7 +603,7 @@ jf_user_data(const struct jf_note *n, const char *type, struct event_list *out)
         }
         if (have == 0)
             event_list_ignore(out, "Jellyfin UserDataSaved UpdateUserRating "
-                                   "without Rating or Favorite is ignored");
+                                   "without a rating or Favorite is ignored");
         return 0;
     }
     event_list_ignore(out,

@@ -17,7 +17,9 @@
 #include <event2/http.h>
 #include <json-c/json.h>
 
+#include "cli.h"
 #include "config.h"
+#include "dispatch.h"
 #include "ingest.h"
 #include "jsonu.h"
 #include "log.h"
@@ -135,6 +137,7 @@ struct daemon {
     struct server *srv;
     struct ingest *in;
     struct queue *q;
+    struct dispatch *disp;
     struct event *sigterm_ev;
     struct event *sigint_ev;
     struct event *stop_ev;
@@ -189,40 +192,62 @@ on_signal(evutil_socket_t sig, short what, void *arg)
     evtimer_add(d->stop_ev, &zero);
 }
 
+#define ROLE_INGEST   1
+#define ROLE_DISPATCH 2
+#define ROLE_POLL     4
+
+/* The --roles list as ROLE_* bits (all by default); -1 on a bad list. */
 static int
 parse_roles(int argc, char **argv)
 {
     static const struct option opts[] = {{"roles", required_argument, 0, 'r'},
                                          {0, 0, 0, 0}};
-    int c;
+    int c, roles = ROLE_INGEST | ROLE_DISPATCH | ROLE_POLL;
 
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        char *copy, *p;
+
         if (c != 'r')
             return -1;
-        {
-            char *copy = xstrdup(optarg), *p = copy;
+        roles = 0;
+        copy = xstrdup(optarg);
+        p = copy;
+        while (p != NULL && *p) {
+            char *comma = strchr(p, ',');
 
-            while (p != NULL && *p) {
-                char *comma = strchr(p, ',');
-
-                if (comma)
-                    *comma = '\0';
-                if (strcmp(p, "ingest") != 0 && strcmp(p, "dispatch") != 0 &&
-                    strcmp(p, "poll") != 0) {
-                    fprintf(stderr,
-                            "watchrelay: unknown role \"%s\" (use ingest, "
-                            "dispatch, poll)\n",
-                            p);
-                    free(copy);
-                    return -1;
-                }
-                p = comma ? comma + 1 : NULL;
+            if (comma)
+                *comma = '\0';
+            if (strcmp(p, "ingest") == 0) {
+                roles |= ROLE_INGEST;
+            } else if (strcmp(p, "dispatch") == 0) {
+                roles |= ROLE_DISPATCH;
+            } else if (strcmp(p, "poll") == 0) {
+                roles |= ROLE_POLL;
+            } else {
+                fprintf(stderr,
+                        "watchrelay: unknown role \"%s\" (use ingest, "
+                        "dispatch, poll)\n",
+                        p);
+                free(copy);
+                return -1;
             }
-            free(copy);
+            p = comma ? comma + 1 : NULL;
         }
+        free(copy);
     }
-    return optind < argc ? -1 : 0;
+    if (optind < argc || roles == 0)
+        return -1;
+    return roles;
+}
+
+static void
+status_delivery(struct json_object *out, void *arg)
+{
+    struct daemon *d = arg;
+
+    if (d->disp != NULL)
+        dispatch_status(d->disp, out);
 }
 
 static int
@@ -237,10 +262,11 @@ cmd_serve(const char *cfg_path, int argc, char **argv)
     char *tokens[CONFIG_SOURCE_MAX] = {0};
     char err[512];
     const char *url;
-    int rc = 1, lvl;
+    int rc = 1, lvl, roles;
 
     memset(&d, 0, sizeof(d));
-    if (parse_roles(argc, argv) != 0)
+    roles = parse_roles(argc, argv);
+    if (roles < 0)
         return usage_error("usage: serve [--roles ingest,dispatch,poll]");
     cfg = load_config(cfg_path);
     if (cfg == NULL)
@@ -298,6 +324,22 @@ cmd_serve(const char *cfg_path, int argc, char **argv)
     deps.q = d.q;
     deps.sp = sp;
     deps.m = m;
+    deps.status_cb = status_delivery;
+    deps.status_arg = &d;
+    if (roles & ROLE_DISPATCH) {
+        char host[128] = "watchrelay";
+        char *consumer;
+
+        gethostname(host, sizeof(host) - 1);
+        consumer = xasprintf("%s-%d", host, cfg->listen_port);
+        d.disp =
+            dispatch_new(d.base, cfg, d.q, url, consumer, err, sizeof(err));
+        free(consumer);
+        if (d.disp == NULL) {
+            fprintf(stderr, "watchrelay: %s\n", err);
+            goto done;
+        }
+    }
     d.srv = server_new(d.base, &deps, err, sizeof(err));
     if (d.in == NULL || d.srv == NULL) {
         fprintf(stderr, "watchrelay: %s\n", d.srv ? "cannot start" : err);
@@ -327,7 +369,9 @@ cmd_serve(const char *cfg_path, int argc, char **argv)
              cfg->listen_host, server_port(d.srv), re ? "embedded" : "external",
              spool_depth(sp));
     event_base_dispatch(d.base);
-    /* Fail what still waits on Redis into the spool, then flush replies. */
+    /* Fail what still waits on Redis into the spool, then flush replies.
+     * Delivery stops first: what it had in hand stays pending in Redis. */
+    dispatch_stop(d.disp);
     ingest_stop(d.in);
     queue_free(d.q);
     d.q = NULL;
@@ -337,7 +381,9 @@ cmd_serve(const char *cfg_path, int argc, char **argv)
     rc = 0;
 done:
     server_free(d.srv);
+    dispatch_stop(d.disp);
     queue_free(d.q);
+    dispatch_free(d.disp);
     ingest_free(d.in);
     if (d.sigterm_ev)
         event_free(d.sigterm_ev);
@@ -551,6 +597,38 @@ done:
     return rc;
 }
 
+static int
+cmd_dlq(const char *cfg_path, int argc, char **argv)
+{
+    struct config *cfg = load_config(cfg_path);
+    int rc;
+
+    if (cfg == NULL)
+        return 2;
+    rc = cli_dlq(cfg, argc, argv);
+    config_free(cfg);
+    return rc;
+}
+
+static int
+cmd_auth(const char *cfg_path, int argc, char **argv)
+{
+    struct config *cfg = load_config(cfg_path);
+    int rc;
+
+    if (cfg == NULL)
+        return 2;
+    if (mkdir_p(cfg->state_dir, 0700) != 0) {
+        fprintf(stderr, "watchrelay: cannot create state_dir %s\n",
+                cfg->state_dir);
+        config_free(cfg);
+        return 1;
+    }
+    rc = cli_auth(cfg, argc, argv);
+    config_free(cfg);
+    return rc;
+}
+
 static int cmd_help(const char *cfg_path, int argc, char **argv);
 
 static const struct cmd_entry cmd_table[] = {
@@ -558,6 +636,9 @@ static const struct cmd_entry cmd_table[] = {
     {"check-config", "check-config", cmd_check_config},
     {"events", "events tail [-n N]", cmd_events},
     {"status", "status", cmd_status},
+    {"auth", "auth trakt|simkl", cmd_auth},
+    {"dlq", "dlq list | dlq show ID | dlq replay ID|--all | dlq drop ID",
+     cmd_dlq},
     {"help", "help", cmd_help},
     {NULL, NULL, NULL},
 };

@@ -38,6 +38,15 @@ static const char add_script[] =
     "end\n"
     "return out\n";
 
+#define QUEUE_MAX_SCRIPTS 16
+
+/* A Lua script, loaded with SCRIPT LOAD on every connect. */
+struct queue_script {
+    struct queue *q;
+    const char *body; /* borrowed: a string literal */
+    char sha[41];     /* "" until loaded on this connection */
+};
+
 struct queue {
     struct event_base *base;
     redisAsyncContext *ac;
@@ -58,7 +67,8 @@ struct queue {
     int64_t connect_start_ms;
     bool stopping;
     bool policy_ok;
-    char script_sha[41]; /* the add script, loaded on every connect */
+    struct queue_script scripts[QUEUE_MAX_SCRIPTS]; /* [0] = add_script */
+    int n_scripts;
     char errstr[256];
 };
 
@@ -206,6 +216,15 @@ on_disconnect(const redisAsyncContext *c, int status)
     schedule_reconnect(q);
 }
 
+static bool
+scripts_loaded(const struct queue *q)
+{
+    for (int i = 0; i < q->n_scripts; i++)
+        if (q->scripts[i].sha[0] == '\0')
+            return false;
+    return true;
+}
+
 static void
 on_policy(redisAsyncContext *c, void *r, void *privdata)
 {
@@ -227,7 +246,7 @@ on_policy(redisAsyncContext *c, void *r, void *privdata)
                   q->errstr);
         return; /* stays CONNECTING: nothing is written to it */
     }
-    if (q->script_sha[0] == '\0')
+    if (!scripts_loaded(q))
         return; /* SCRIPT LOAD failed: stays CONNECTING, errstr says why */
     /* An error reply (CONFIG disabled on a managed Redis) is accepted. */
     q->policy_ok = true;
@@ -241,7 +260,8 @@ on_policy(redisAsyncContext *c, void *r, void *privdata)
 static void
 on_script_load(redisAsyncContext *c, void *r, void *privdata)
 {
-    struct queue *q = privdata;
+    struct queue_script *sc = privdata;
+    struct queue *q = sc->q;
     redisReply *reply = r;
 
     (void)c;
@@ -253,11 +273,11 @@ on_script_load(redisAsyncContext *c, void *r, void *privdata)
         snprintf(q->errstr, sizeof(q->errstr), "SCRIPT LOAD failed: %.200s",
                  reply->type == REDIS_REPLY_ERROR ? reply->str : "bad reply");
         log_error("msg=\"redis script load failed\" reason=\"%s\"", q->errstr);
-        q->script_sha[0] = '\0';
+        sc->sha[0] = '\0';
         return;
     }
-    memcpy(q->script_sha, reply->str, 40);
-    q->script_sha[40] = '\0';
+    memcpy(sc->sha, reply->str, 40);
+    sc->sha[40] = '\0';
 }
 
 static void
@@ -295,7 +315,6 @@ on_connect(const redisAsyncContext *c, int status)
 {
     struct queue *q = c->data;
     const char *pol[] = {"CONFIG", "GET", "maxmemory-policy"};
-    const char *load[] = {"SCRIPT", "LOAD", add_script};
     char dbs[16];
     const char *sel[] = {"SELECT", dbs};
 
@@ -315,9 +334,16 @@ on_connect(const redisAsyncContext *c, int status)
         snprintf(dbs, sizeof(dbs), "%d", q->db);
         send_argv(q, on_select, q, 2, sel, NULL);
     }
-    q->script_sha[0] = '\0';
-    if (send_argv(q, on_script_load, q, 3, load, NULL) != 0 ||
-        send_argv(q, on_policy, q, 3, pol, NULL) != 0)
+    for (int i = 0; i < q->n_scripts; i++) {
+        const char *load[] = {"SCRIPT", "LOAD", q->scripts[i].body};
+
+        q->scripts[i].sha[0] = '\0';
+        if (send_argv(q, on_script_load, &q->scripts[i], 3, load, NULL) != 0) {
+            queue_drop(q, "cannot send to redis");
+            return;
+        }
+    }
+    if (send_argv(q, on_policy, q, 3, pol, NULL) != 0)
         queue_drop(q, "cannot send to redis");
 }
 
@@ -408,6 +434,9 @@ queue_new(struct event_base *base, const char *url, const char *prefix,
     q->backoff_ms = QUEUE_BACKOFF_MIN_MS;
     q->state_cb = cb;
     q->state_arg = arg;
+    q->scripts[0].q = q;
+    q->scripts[0].body = add_script;
+    q->n_scripts = 1;
     q->reconnect_ev = evtimer_new(base, on_reconnect_timer, q);
     q->watchdog_ev = event_new(base, -1, EV_PERSIST, on_watchdog, q);
     if (q->reconnect_ev == NULL || q->watchdog_ev == NULL ||
@@ -519,7 +548,7 @@ queue_add_events(struct queue *q, const char *const *ids,
     stream = xasprintf("%sevents", q->prefix);
     seen = xasprintf("%sseen:", q->prefix);
     argv[0] = "EVALSHA";
-    argv[1] = q->script_sha;
+    argv[1] = q->scripts[0].sha;
     argv[2] = "2";
     argv[3] = stream;
     argv[4] = seen;
@@ -594,6 +623,155 @@ queue_stream_len(struct queue *q, const char *stream, queue_len_cb cb,
         free(req);
     free(key);
     return rc;
+}
+
+/* Generic commands: replies are copied out of hiredis into qreply trees. */
+
+static struct qreply *
+qreply_copy(const redisReply *r)
+{
+    struct qreply *q = xcalloc(1, sizeof(*q));
+
+    switch (r->type) {
+    case REDIS_REPLY_INTEGER:
+        q->type = QREPLY_INT;
+        q->integer = r->integer;
+        break;
+    case REDIS_REPLY_STRING:
+    case REDIS_REPLY_STATUS:
+    case REDIS_REPLY_ERROR:
+        q->type = r->type == REDIS_REPLY_STRING   ? QREPLY_STR
+                  : r->type == REDIS_REPLY_STATUS ? QREPLY_STATUS
+                                                  : QREPLY_ERR;
+        q->str = xstrndup(r->str, r->len);
+        q->len = r->len;
+        break;
+    case REDIS_REPLY_ARRAY:
+        q->type = QREPLY_ARR;
+        q->n = r->elements;
+        q->elem = xcalloc(r->elements ? r->elements : 1, sizeof(*q->elem));
+        for (size_t i = 0; i < r->elements; i++)
+            q->elem[i] = qreply_copy(r->element[i]);
+        break;
+    default:
+        q->type = QREPLY_NIL;
+        break;
+    }
+    return q;
+}
+
+void
+qreply_free(struct qreply *r)
+{
+    if (r == NULL)
+        return;
+    for (size_t i = 0; i < r->n; i++)
+        qreply_free(r->elem[i]);
+    free(r->elem);
+    free(r->str);
+    free(r);
+}
+
+struct cmd_req {
+    struct queue *q;
+    queue_reply_cb cb;
+    void *arg;
+};
+
+static void
+on_cmd(redisAsyncContext *c, void *r, void *privdata)
+{
+    struct cmd_req *req = privdata;
+    redisReply *reply = r;
+    struct qreply *copy = NULL;
+    bool noscript = false;
+
+    (void)c;
+    if (reply != NULL) {
+        req->q->pending--;
+        req->q->progress_ms = wr_mono_ms();
+        copy = qreply_copy(reply);
+        noscript = reply->type == REDIS_REPLY_ERROR &&
+                   str_has_prefix(reply->str, "NOSCRIPT");
+    }
+    req->cb(copy, req->arg);
+    qreply_free(copy);
+    if (noscript && req->q->ac != NULL)
+        queue_drop(req->q, "redis lost a script");
+    free(req);
+}
+
+int
+queue_cmd(struct queue *q, queue_reply_cb cb, void *arg, int argc,
+          const char *const *argv, const size_t *lens)
+{
+    struct cmd_req *req;
+
+    if (q->state != QUEUE_UP || q->ac == NULL)
+        return -1;
+    req = xcalloc(1, sizeof(*req));
+    req->q = q;
+    req->cb = cb;
+    req->arg = arg;
+    {
+        /* hiredis takes a non-const array of const strings. */
+        const char **av = xcalloc((size_t)argc + 1, sizeof(*av));
+        int rc;
+
+        memcpy(av, argv, (size_t)argc * sizeof(*av));
+        rc = send_argv(q, on_cmd, req, argc, av, lens);
+        free(av);
+        if (rc != 0) {
+            free(req);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int
+queue_script_add(struct queue *q, const char *body)
+{
+    if (q->n_scripts >= QUEUE_MAX_SCRIPTS)
+        return -1;
+    q->scripts[q->n_scripts].q = q;
+    q->scripts[q->n_scripts].body = body;
+    return q->n_scripts++;
+}
+
+int
+queue_eval(struct queue *q, int script, queue_reply_cb cb, void *arg, int nkeys,
+           int argc, const char *const *argv, const size_t *lens)
+{
+    const char **av;
+    size_t *al;
+    char nk[16];
+    int rc;
+
+    if (script < 0 || script >= q->n_scripts || q->state != QUEUE_UP)
+        return -1;
+    av = xcalloc((size_t)argc + 3, sizeof(*av));
+    al = xcalloc((size_t)argc + 3, sizeof(*al));
+    snprintf(nk, sizeof(nk), "%d", nkeys);
+    av[0] = "EVALSHA";
+    av[1] = q->scripts[script].sha;
+    av[2] = nk;
+    for (int i = 0; i < 3; i++)
+        al[i] = strlen(av[i]);
+    for (int i = 0; i < argc; i++) {
+        av[3 + i] = argv[i];
+        al[3 + i] = lens ? lens[i] : strlen(argv[i]);
+    }
+    rc = queue_cmd(q, cb, arg, argc + 3, av, al);
+    free(av);
+    free(al);
+    return rc;
+}
+
+const char *
+queue_prefix(const struct queue *q)
+{
+    return q->prefix;
 }
 
 /* Blocking client for the CLI. */
@@ -700,4 +878,29 @@ done:
         freeReplyObject(r);
     free(key);
     return rc;
+}
+
+struct qreply *
+queue_sync_cmd(struct queue_sync *qs, int argc, const char *const *argv,
+               const size_t *lens)
+{
+    size_t *l = xcalloc((size_t)argc, sizeof(*l));
+    redisReply *r;
+    struct qreply *out = NULL;
+
+    for (int i = 0; i < argc; i++)
+        l[i] = lens ? lens[i] : strlen(argv[i]);
+    {
+        const char **av = xcalloc((size_t)argc + 1, sizeof(*av));
+
+        memcpy(av, argv, (size_t)argc * sizeof(*av));
+        r = redisCommandArgv(qs->c, argc, av, l);
+        free(av);
+    }
+    if (r != NULL) {
+        out = qreply_copy(r);
+        freeReplyObject(r);
+    }
+    free(l);
+    return out;
 }

@@ -49,6 +49,52 @@ int queue_add_events(struct queue *q, const char *const *ids,
                      const char *const *jsons, const size_t *lens, size_t n,
                      queue_add_cb cb, void *arg);
 
+/* A reply, copied out of hiredis; borrowed by the callback. */
+enum qreply_type {
+    QREPLY_NIL,
+    QREPLY_INT,
+    QREPLY_STR,
+    QREPLY_STATUS,
+    QREPLY_ERR,
+    QREPLY_ARR
+};
+
+struct qreply {
+    enum qreply_type type;
+    long long integer;
+    char *str; /* STR, STATUS, ERR: NUL-terminated, len bytes */
+    size_t len;
+    struct qreply **elem; /* ARR */
+    size_t n;
+};
+
+void qreply_free(struct qreply *r);
+
+/*
+ * Called once per command: r is the reply (an error reply included), or
+ * NULL when the command failed (connection lost, watchdog, shutdown).
+ */
+typedef void (*queue_reply_cb)(const struct qreply *r, void *arg);
+
+/*
+ * Send one command (lens NULL: NUL-terminated arguments). 0, or -1 when
+ * Redis is not up (cb not called). Arguments are copied.
+ */
+int queue_cmd(struct queue *q, queue_reply_cb cb, void *arg, int argc,
+              const char *const *argv, const size_t *lens);
+/*
+ * Register a Lua script (body borrowed: a string literal); it is loaded on
+ * every connect before the queue reports UP. Register right after
+ * queue_new. Returns its handle, or -1.
+ */
+int queue_script_add(struct queue *q, const char *body);
+/* EVALSHA the script with nkeys keys followed by the other arguments. */
+int queue_eval(struct queue *q, int script, queue_reply_cb cb, void *arg,
+               int nkeys, int argc, const char *const *argv,
+               const size_t *lens);
+/* The key prefix. Borrowed. */
+const char *queue_prefix(const struct queue *q);
+
 /* XLEN <prefix><stream>; cb gets -1 on failure. */
 typedef void (*queue_len_cb)(int64_t len, void *arg);
 int queue_stream_len(struct queue *q, const char *stream, queue_len_cb cb,
@@ -67,6 +113,9 @@ int queue_sync_tail(struct queue_sync *qs, const char *prefix, int n,
                     void (*emit)(const char *json, size_t len, void *arg),
                     void *arg, char *err, size_t errlen);
 int64_t queue_sync_xlen(struct queue_sync *qs, const char *key);
+/* One blocking command; owned reply (qreply_free), NULL on I/O failure. */
+struct qreply *queue_sync_cmd(struct queue_sync *qs, int argc,
+                              const char *const *argv, const size_t *lens);
 
 /* Parse a Redis URL; host gets the IP or the unix path. 0 or -1 with err. */
 int queue_parse_url(const char *url, char *host, size_t hostlen, int *port,

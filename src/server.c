@@ -432,6 +432,8 @@ handle_status(struct server *s, struct evhttp_request *req)
         free(p);
     }
     json_object_object_add(o, "webhooks", hooks);
+    if (s->d.status_cb != NULL)
+        s->d.status_cb(o, s->d.status_arg);
     json_object_object_add(o, "requests_inflight",
                            json_object_new_int64((int64_t)s->pending));
     send_json(req, 200, "OK", o);

@@ -9,6 +9,8 @@
 
 #include <stddef.h>
 
+#include <json-c/json.h>
+
 #include "config.h"
 
 struct event_base;
@@ -26,6 +28,9 @@ struct server_deps {
     struct queue *q;
     struct spool *sp;
     struct metrics *m;
+    /* Adds the delivery side's state to /api/status; may be NULL. */
+    void (*status_cb)(struct json_object *out, void *arg);
+    void *status_arg;
 };
 
 /* Bind and start serving. NULL with err. Owned (server_free). */

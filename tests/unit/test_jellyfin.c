@@ -106,10 +106,17 @@ static const struct jf_case cases[] = {
      "\"UpdateUserRating\"," MOVIE ",\"Rating\":\"6.5\"}",
      0, NULL, 1, EVENT_RATING, EVENT_SET, -1, -1, 7, -1, "movie:tmdb:329865",
      NULL},
-    {"rating 0 clears",
+    /* Rating 0 is "unrated", also what a like of an unrated item sends:
+     * never read as a clear, so a like cannot wipe a tracker's rating. */
+    {"rating 0 alone emits nothing",
      "{\"NotificationType\":\"UserDataSaved\",\"SaveReason\":"
      "\"UpdateUserRating\"," MOVIE ",\"Rating\":0}",
-     0, NULL, 1, EVENT_RATING, EVENT_CLEAR, -1, -1, 0, -1, "movie:tmdb:329865",
+     0, "without a rating or Favorite", 0, EVENT_SCROBBLE, EVENT_START, -1, -1, 0,
+     -1, NULL, NULL},
+    {"rating 0 with a like gives only the watchlist event",
+     "{\"NotificationType\":\"UserDataSaved\",\"SaveReason\":"
+     "\"UpdateUserRating\"," MOVIE ",\"Rating\":0,\"Favorite\":true}",
+     0, NULL, 1, EVENT_WATCHLIST, EVENT_ADD, -1, -1, 0, -1, "movie:tmdb:329865",
      NULL},
     {"rating above 10 is clamped",
      "{\"NotificationType\":\"UserDataSaved\",\"SaveReason\":"
@@ -144,7 +151,7 @@ static const struct jf_case cases[] = {
     {"UpdateUserRating without Rating or Favorite is ignored",
      "{\"NotificationType\":\"UserDataSaved\",\"SaveReason\":"
      "\"UpdateUserRating\"," MOVIE "}",
-     0, "without Rating or Favorite", 0, EVENT_SCROBBLE, EVENT_START, -1, -1, 0,
+     0, "without a rating or Favorite", 0, EVENT_SCROBBLE, EVENT_START, -1, -1, 0,
      -1, NULL, NULL},
     {"UserDataSaved without SaveReason is ignored",
      "{\"NotificationType\":\"UserDataSaved\"," MOVIE ",\"Played\":true}", 0,

@@ -1,0 +1,415 @@
+#include "cli.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "adapter.h"
+#include "authstore.h"
+#include "fetch.h"
+#include "jsonu.h"
+#include "op.h"
+#include "queue.h"
+#include "redis_embed.h"
+#include "util.h"
+
+int
+cli_redis_open(const struct config *cfg, struct cli_redis *cr, char *err,
+               size_t errlen)
+{
+    char *url = NULL;
+
+    memset(cr, 0, sizeof(*cr));
+    if (strcmp(cfg->redis, "embedded") != 0) {
+        cr->qs = queue_sync_connect(cfg->redis, 2000, err, errlen);
+        return cr->qs ? 0 : -1;
+    }
+    url = xasprintf("unix:%s/redis/redis.sock", cfg->state_dir);
+    cr->qs = queue_sync_connect(url, 2000, err, errlen);
+    free(url);
+    if (cr->qs != NULL)
+        return 0;
+    /* No daemon: open its Redis just for this command. */
+    if (mkdir_p(cfg->state_dir, 0700) != 0 ||
+        (cr->re = redis_embed_start(cfg->state_dir, err, errlen)) == NULL)
+        return -1;
+    cr->qs = queue_sync_connect(redis_embed_url(cr->re), 2000, err, errlen);
+    if (cr->qs == NULL) {
+        redis_embed_stop(cr->re);
+        cr->re = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+void
+cli_redis_close(struct cli_redis *cr)
+{
+    queue_sync_free(cr->qs);
+    redis_embed_stop(cr->re);
+    memset(cr, 0, sizeof(*cr));
+}
+
+/* ---- dlq ---- */
+
+static const char *
+field(const struct qreply *fields, const char *name)
+{
+    for (size_t i = 0; fields && i + 1 < fields->n; i += 2)
+        if (fields->elem[i]->type == QREPLY_STR &&
+            strcmp(fields->elem[i]->str, name) == 0 &&
+            fields->elem[i + 1]->type == QREPLY_STR)
+            return fields->elem[i + 1]->str;
+    return NULL;
+}
+
+static struct qreply *
+dead_range(struct cli_redis *cr, const char *prefix, const char *from,
+           const char *to)
+{
+    char *key = xasprintf("%sdead", prefix);
+    const char *argv[] = {"XRANGE", key, from, to};
+    struct qreply *r = queue_sync_cmd(cr->qs, 4, argv, NULL);
+
+    free(key);
+    if (r != NULL && r->type != QREPLY_ARR) {
+        qreply_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+static void
+print_entry(const struct qreply *e, bool full)
+{
+    const struct qreply *f = e->elem[1];
+    const char *ev = field(f, "event");
+    struct json_object *o = NULL;
+    const char *key = "", *kind = "";
+    char err[128];
+
+    if (ev != NULL)
+        o = jsonu_parse(ev, strlen(ev), JSONU_DEPTH, err, sizeof(err));
+    if (o != NULL) {
+        jget_str(o, "key", &key);
+        jget_str(o, "op", &kind);
+    }
+    if (!full) {
+        printf("%s  %-8s %-16s %-40s attempts=%s failed_at=%s\n  reason: %s\n",
+               e->elem[0]->str, field(f, "target") ? field(f, "target") : "",
+               kind, key, field(f, "attempts") ? field(f, "attempts") : "0",
+               field(f, "failed_at") ? field(f, "failed_at") : "",
+               field(f, "reason") ? field(f, "reason") : "");
+    } else {
+        printf("id:        %s\ntarget:    %s\nreason:    %s\nattempts:  "
+               "%s\nfailed_at: %s\nstatus:    %s\n",
+               e->elem[0]->str, field(f, "target") ? field(f, "target") : "",
+               field(f, "reason") ? field(f, "reason") : "",
+               field(f, "attempts") ? field(f, "attempts") : "",
+               field(f, "failed_at") ? field(f, "failed_at") : "",
+               field(f, "status") ? field(f, "status") : "");
+        if (field(f, "excerpt") && *field(f, "excerpt"))
+            printf("response:  %s\n", field(f, "excerpt"));
+        if (o != NULL)
+            printf("operation: %s\n",
+                   json_object_to_json_string_ext(
+                       o, JSON_C_TO_STRING_PRETTY |
+                              JSON_C_TO_STRING_NOSLASHESCAPE));
+    }
+    json_object_put(o);
+}
+
+/* Put a dead letter back on its target's stream, attempts reset. */
+static int
+replay_entry(struct cli_redis *cr, const char *prefix, const struct qreply *e)
+{
+    const struct qreply *f = e->elem[1];
+    const char *ev = field(f, "event"), *target = field(f, "target");
+    struct json_object *o;
+    struct op op;
+    char err[256];
+    char *stream, *dead, *js;
+    size_t len;
+    int rc = -1;
+
+    if (ev == NULL || target == NULL) {
+        fprintf(stderr, "watchrelay: dead letter %s has no operation\n",
+                e->elem[0]->str);
+        return -1;
+    }
+    o = jsonu_parse(ev, strlen(ev), JSONU_DEPTH, err, sizeof(err));
+    if (o == NULL || op_from_json(&op, o, err, sizeof(err)) != 0) {
+        fprintf(stderr, "watchrelay: dead letter %s is unreadable: %s\n",
+                e->elem[0]->str, err);
+        json_object_put(o);
+        if (o != NULL)
+            op_release(&op);
+        return -1;
+    }
+    json_object_put(o);
+    op.attempts = 0;
+    o = op_to_json(&op);
+    js = xstrdup(jsonu_str(o, &len));
+    json_object_put(o);
+    stream = xasprintf("%sout:%s", prefix, target);
+    dead = xasprintf("%sdead", prefix);
+    {
+        const char *add[] = {"XADD", stream, "*", "op", js};
+        const char *del[] = {"XDEL", dead, e->elem[0]->str};
+        struct qreply *r1 = queue_sync_cmd(cr->qs, 5, add, NULL);
+        struct qreply *r2 = NULL;
+
+        if (r1 != NULL && r1->type == QREPLY_STR)
+            r2 = queue_sync_cmd(cr->qs, 3, del, NULL);
+        if (r2 != NULL && r2->type == QREPLY_INT) {
+            printf("replayed %s to %s\n", e->elem[0]->str, target);
+            rc = 0;
+        } else {
+            fprintf(stderr, "watchrelay: could not replay %s\n",
+                    e->elem[0]->str);
+        }
+        qreply_free(r1);
+        qreply_free(r2);
+    }
+    free(stream);
+    free(dead);
+    free(js);
+    op_release(&op);
+    return rc;
+}
+
+int
+cli_dlq(const struct config *cfg, int argc, char **argv)
+{
+    struct cli_redis cr;
+    struct qreply *r = NULL;
+    char err[512];
+    const char *sub = argc > 1 ? argv[1] : "";
+    int rc = 1;
+
+    if (strcmp(sub, "list") != 0 && strcmp(sub, "show") != 0 &&
+        strcmp(sub, "replay") != 0 && strcmp(sub, "drop") != 0) {
+        fprintf(stderr, "watchrelay: usage: dlq list | dlq show ID | dlq "
+                        "replay ID|--all | dlq drop ID\n");
+        return 2;
+    }
+    if (strcmp(sub, "list") != 0 && argc != 3) {
+        fprintf(stderr, "watchrelay: usage: dlq %s ID%s\n", sub,
+                strcmp(sub, "replay") == 0 ? "|--all" : "");
+        return 2;
+    }
+    if (cli_redis_open(cfg, &cr, err, sizeof(err)) != 0) {
+        fprintf(stderr, "watchrelay: %s\n", err);
+        return 1;
+    }
+    if (strcmp(sub, "list") == 0 ||
+        (strcmp(sub, "replay") == 0 && strcmp(argv[2], "--all") == 0))
+        r = dead_range(&cr, cfg->key_prefix, "-", "+");
+    else
+        r = dead_range(&cr, cfg->key_prefix, argv[2], argv[2]);
+    if (r == NULL) {
+        fprintf(stderr, "watchrelay: cannot read %sdead\n", cfg->key_prefix);
+        goto done;
+    }
+    if (strcmp(sub, "list") == 0) {
+        for (size_t i = 0; i < r->n; i++)
+            print_entry(r->elem[i], false);
+        printf("%zu dead letter%s\n", r->n, r->n == 1 ? "" : "s");
+        rc = 0;
+        goto done;
+    }
+    if (r->n == 0) {
+        fprintf(stderr, "watchrelay: no dead letter %s (see `dlq list`)\n",
+                argv[2]);
+        goto done;
+    }
+    rc = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        const struct qreply *e = r->elem[i];
+
+        if (strcmp(sub, "show") == 0) {
+            print_entry(e, true);
+        } else if (strcmp(sub, "replay") == 0) {
+            if (replay_entry(&cr, cfg->key_prefix, e) != 0)
+                rc = 1;
+        } else {
+            char *dead = xasprintf("%sdead", cfg->key_prefix);
+            const char *del[] = {"XDEL", dead, e->elem[0]->str};
+            struct qreply *d = queue_sync_cmd(cr.qs, 3, del, NULL);
+
+            if (d != NULL && d->type == QREPLY_INT && d->integer == 1)
+                printf("dropped %s\n", e->elem[0]->str);
+            else
+                rc = 1;
+            qreply_free(d);
+            free(dead);
+        }
+    }
+done:
+    qreply_free(r);
+    cli_redis_close(&cr);
+    return rc;
+}
+
+/* ---- auth ---- */
+
+struct cli_http {
+    struct event_base *base;
+    struct http_response resp;
+    bool done;
+};
+
+static void
+on_http(const struct http_response *resp, void *arg)
+{
+    struct cli_http *h = arg;
+
+    http_response_init(&h->resp);
+    h->resp.status = resp->status;
+    h->resp.error = resp->error ? xstrdup(resp->error) : NULL;
+    h->resp.body = xstrndup(resp->body ? resp->body : "", resp->body_len);
+    h->resp.body_len = resp->body_len;
+    h->resp.headers = xcalloc(resp->n_headers + 1, sizeof(struct http_header));
+    for (size_t i = 0; i < resp->n_headers; i++) {
+        h->resp.headers[i].name = xstrdup(resp->headers[i].name);
+        h->resp.headers[i].value = xstrdup(resp->headers[i].value);
+    }
+    h->resp.n_headers = resp->n_headers;
+    h->done = true;
+    event_base_loopexit(h->base, NULL);
+}
+
+/* One request, run to completion on a private loop. */
+static int
+cli_request(struct event_base *base, struct fetch *f,
+            const struct http_request *req, struct http_response *out)
+{
+    struct cli_http h;
+
+    memset(&h, 0, sizeof(h));
+    h.base = base;
+    if (fetch_submit(f, req, on_http, &h) != 0)
+        return -1;
+    while (!h.done)
+        if (event_base_dispatch(base) < 0)
+            return -1;
+    *out = h.resp;
+    return 0;
+}
+
+int
+cli_auth(const struct config *cfg, int argc, char **argv)
+{
+    const struct adapter_ops *a;
+    struct event_base *base = NULL;
+    struct fetch *f = NULL;
+    struct http_request req;
+    struct http_response resp;
+    struct adapter_auth started, polled;
+    void *ctx = NULL;
+    char err[256];
+    int p, rc = 1;
+    int64_t deadline;
+
+    memset(&started, 0, sizeof(started));
+    memset(&polled, 0, sizeof(polled));
+    http_request_init(&req);
+    http_response_init(&resp);
+    if (argc != 2) {
+        fprintf(stderr, "watchrelay: usage: auth trakt|simkl\n");
+        return 2;
+    }
+    a = adapter_find(argv[1]);
+    p = config_provider_from_name(argv[1]);
+    if (a == NULL || p < 0 || a->auth_start == NULL) {
+        fprintf(stderr,
+                "watchrelay: %s has no authorization flow here (use "
+                "trakt or simkl)\n",
+                argv[1]);
+        return 2;
+    }
+    ctx = a->init(cfg->providers[p].present ? &cfg->providers[p] : NULL, NULL,
+                  cfg->state_dir, err, sizeof(err));
+    if (ctx == NULL) {
+        fprintf(stderr, "watchrelay: %s\n", err);
+        return 2;
+    }
+    base = event_base_new();
+    f = base ? fetch_new(base, NULL) : NULL;
+    if (f == NULL) {
+        fprintf(stderr, "watchrelay: cannot start the HTTP client\n");
+        goto done;
+    }
+    if (a->auth_start(ctx, &req, err, sizeof(err)) != 0 ||
+        cli_request(base, f, &req, &resp) != 0) {
+        fprintf(stderr, "watchrelay: cannot ask %s for a code: %s\n", a->name,
+                err);
+        goto done;
+    }
+    http_request_release(&req);
+    if (a->auth_parse(ctx, true, &resp, &started) != 0 ||
+        started.state != ADAPTER_AUTH_SHOW_CODE) {
+        fprintf(stderr, "watchrelay: %s refused to start authorization: %s\n",
+                a->name, started.message[0] ? started.message : "no code");
+        goto done;
+    }
+    http_response_release(&resp);
+    printf("Open %s and enter the code %s\n",
+           started.verification_url ? started.verification_url : "",
+           started.user_code ? started.user_code : "");
+    fflush(stdout);
+    deadline =
+        wr_mono_ms() +
+        (int64_t)(started.expires_in_s > 0 ? started.expires_in_s : 600) * 1000;
+    for (int interval = started.interval_s > 0 ? started.interval_s : 5;
+         wr_mono_ms() < deadline;) {
+        struct timespec ts = {interval, 0};
+
+        nanosleep(&ts, NULL);
+        if (a->auth_poll(ctx, &started, &req, err, sizeof(err)) != 0 ||
+            cli_request(base, f, &req, &resp) != 0) {
+            fprintf(stderr, "watchrelay: polling %s failed: %s\n", a->name,
+                    err);
+            goto done;
+        }
+        http_request_release(&req);
+        adapter_auth_release(&polled);
+        a->auth_parse(ctx, false, &resp, &polled);
+        http_response_release(&resp);
+        if (polled.state == ADAPTER_AUTH_DONE) {
+            if (authstore_save(cfg->state_dir, a->name, &polled.tokens, err,
+                               sizeof(err)) != 0) {
+                fprintf(stderr, "watchrelay: %s\n", err);
+                goto done;
+            }
+            printf("Authorized: %s tokens saved in %s/auth/%s.json\n", a->name,
+                   cfg->state_dir, a->name);
+            rc = 0;
+            goto done;
+        }
+        if (polled.state == ADAPTER_AUTH_FAILED) {
+            fprintf(stderr, "watchrelay: authorization failed: %s\n",
+                    polled.message);
+            goto done;
+        }
+        if (polled.state == ADAPTER_AUTH_SLOW_DOWN)
+            interval++;
+    }
+    fprintf(stderr, "watchrelay: the code expired before it was approved\n");
+done:
+    http_request_release(&req);
+    http_response_release(&resp);
+    adapter_auth_release(&started);
+    adapter_auth_release(&polled);
+    fetch_free(f);
+    if (base)
+        event_base_free(base);
+    if (ctx)
+        a->free(ctx);
+    return rc;
+}
