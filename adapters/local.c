@@ -1176,6 +1176,7 @@ local_backup_list(const char *dir, local_list_cb emit, void *arg, char *err,
         int *vers = NULL;
         size_t n = 0;
         int cur, start, effective = 0;
+        bool failed = false;
 
         if (versions_scan(fdir, &vers, &n) != 0) {
             snprintf(err, errlen, "read %s: %s", fdir, strerror(errno));
@@ -1196,10 +1197,15 @@ local_backup_list(const char *dir, local_list_cb emit, void *arg, char *err,
             json_object_put(snaps[i].doc); /* only the header is kept */
             snaps[i].doc = NULL;
             snaps[i].items = NULL;
+            if (st[i] == SNAP_IOERR) {
+                snprintf(err, errlen, "%s", snaps[i].why);
+                failed = true;
+                break;
+            }
             if (st[i] == SNAP_VALID && vers[i] <= start)
                 effective = vers[i];
         }
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < n && !failed; i++) {
             if (st[i] == SNAP_MISSING) /* deleted meanwhile */
                 continue;
             emit(feature, vers[i], snaps[i].created_at, snaps[i].count,
@@ -1209,6 +1215,8 @@ local_backup_list(const char *dir, local_list_cb emit, void *arg, char *err,
         free(st);
         free(vers);
         free(fdir);
+        if (failed)
+            goto done;
     }
     rc = 0;
 done:

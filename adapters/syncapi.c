@@ -40,8 +40,7 @@ add_id(struct json_object *o, enum item_id id, const char *v)
     if (item_id_is_numeric(id) && parse_i64(v, 1, INT64_MAX, &x) == 0)
         json_object_object_add(o, item_id_name(id), json_object_new_int64(x));
     else
-        json_object_object_add(o, item_id_name(id),
-                               json_object_new_string(v));
+        json_object_object_add(o, item_id_name(id), json_object_new_string(v));
 }
 
 struct json_object *
@@ -104,8 +103,9 @@ syncapi_identify(const struct syncapi_dialect *d, const struct item *it,
         ok = syncapi_grouped(d, it) || has_ids(d, it->type, &it->ids);
         break;
     default:
-        snprintf(why, whylen, "%s takes movies, shows, seasons and episodes "
-                              "only",
+        snprintf(why, whylen,
+                 "%s takes movies, shows, seasons and episodes "
+                 "only",
                  d->label);
         return -1;
     }
@@ -191,7 +191,8 @@ struct season_slot {
 };
 
 struct show_group {
-    const struct item_ids *ids; /* the first operation's show ids */
+    const struct item_ids **members; /* show ids of its operations */
+    size_t n_members;
     struct json_object *seasons;
     struct season_slot *slots;
     size_t n_slots;
@@ -254,13 +255,22 @@ group_for(struct body *b, const struct item_ids *show_ids)
     struct show_group *g;
     struct json_object *e;
 
-    for (size_t i = 0; i < b->n_groups; i++)
-        if (shows_share(b->d, b->groups[i].ids, show_ids))
-            return &b->groups[i];
+    for (size_t i = 0; i < b->n_groups; i++) {
+        g = &b->groups[i];
+        for (size_t j = 0; j < g->n_members; j++) {
+            if (shows_share(b->d, g->members[j], show_ids)) {
+                g->members = xrealloc(g->members,
+                                      (g->n_members + 1) * sizeof(*g->members));
+                g->members[g->n_members++] = show_ids;
+                return g;
+            }
+        }
+    }
     b->groups = xrealloc(b->groups, (b->n_groups + 1) * sizeof(*b->groups));
     g = &b->groups[b->n_groups++];
     memset(g, 0, sizeof(*g));
-    g->ids = show_ids;
+    g->members = xmalloc(sizeof(*g->members));
+    g->members[g->n_members++] = show_ids;
     e = json_object_new_object();
     json_object_object_add(e, "ids", syncapi_ids(b->d, ITEM_SHOW, show_ids));
     g->seasons = json_object_new_array();
@@ -352,8 +362,10 @@ syncapi_sync_body(const struct syncapi_dialect *d, const struct op *const *ops,
         json_object_object_add(root, "seasons", b.seasons);
     if (b.episodes)
         json_object_object_add(root, "episodes", b.episodes);
-    for (size_t i = 0; i < b.n_groups; i++)
+    for (size_t i = 0; i < b.n_groups; i++) {
         free(b.groups[i].slots);
+        free(b.groups[i].members);
+    }
     free(b.groups);
     return root;
 }
@@ -394,8 +406,7 @@ syncapi_ids_match(struct json_object *jids, const struct item_ids *ids)
 {
     if (jids == NULL || !json_object_is_type(jids, json_type_object))
         return false;
-    json_object_object_foreach(jids, key, val)
-    {
+    json_object_object_foreach (jids, key, val) {
         struct item_ids tmp;
         char num[32];
         const char *raw = NULL;
@@ -403,8 +414,7 @@ syncapi_ids_match(struct json_object *jids, const struct item_ids *ids)
         bool same;
 
         if (id < 0 || ids->v[id] == NULL || id == ITEM_ID_PLEX ||
-            id == ITEM_ID_JELLYFIN || id == ITEM_ID_EMBY ||
-            id == ITEM_ID_GUID)
+            id == ITEM_ID_JELLYFIN || id == ITEM_ID_EMBY || id == ITEM_ID_GUID)
             continue;
         if (json_object_is_type(val, json_type_int)) {
             snprintf(num, sizeof(num), "%lld",
@@ -548,7 +558,8 @@ syncapi_reply_message(const struct syncapi_secrets *sec,
     clean = redact(sec, raw, len, &clean_len);
     if (clean_len > RAW_MAX)
         clean_len = RAW_MAX;
-    str_escape(clean, clean_len, out, outlen < MESSAGE_MAX ? outlen : MESSAGE_MAX);
+    str_escape(clean, clean_len, out,
+               outlen < MESSAGE_MAX ? outlen : MESSAGE_MAX);
     if (o != NULL)
         json_object_put(o);
     explicit_bzero(raw, len);
@@ -674,7 +685,8 @@ match_not_found(const struct syncapi_dialect *d, const char *cat,
         if ((skip && skip[i]) || hit[i])
             continue;
         if (strcmp(cat, "movies") == 0)
-            hit[i] = it->type == ITEM_MOVIE && syncapi_ids_match(jids, &it->ids);
+            hit[i] =
+                it->type == ITEM_MOVIE && syncapi_ids_match(jids, &it->ids);
         else if (strcmp(cat, "seasons") == 0)
             hit[i] = it->type == ITEM_SEASON && !grouped &&
                      syncapi_ids_match(jids, &it->ids);
@@ -808,9 +820,9 @@ syncapi_classify(const struct syncapi_dialect *d,
             set_all(results, n, ADAPTER_REFRESH, 0, "token rejected (401)");
         } else {
             snprintf(reason, sizeof(reason),
-                     "auth_failed: %s rejected the token; run watchrelay "
-                     "auth %s",
-                     d->label, d->name);
+                     "auth_failed: run watchrelay auth %s (%s rejected the "
+                     "token)",
+                     d->name, d->label);
             set_all(results, n, ADAPTER_PAUSE, 0, reason);
         }
         return;

@@ -102,8 +102,7 @@ void syncapi_classify(const struct syncapi_dialect *d,
 
 /* A provider's verdict on one operation before sending: 0, or -1 with why
  * (then the operation is a permanent failure). */
-typedef int (*syncapi_check_cb)(const struct op *op, char *why,
-                                size_t whylen);
+typedef int (*syncapi_check_cb)(const struct op *op, char *why, size_t whylen);
 
 /*
  * Check ops[0..n) for one request: all of one kind, n > 1 only for a kind

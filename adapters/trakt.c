@@ -11,12 +11,11 @@
  * removed by its history id, which operations do not carry); an operation
  * Trakt cannot identify is left out of its batch and judged permanent.
  */
-#include "adapter.h"
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "adapter.h"
 #include "jsonu.h"
 #include "syncapi.h"
 #include "util.h"
@@ -26,11 +25,10 @@
 #define HISTORY_WINDOW_S 60
 #define HISTORY_LIMIT    100
 
-#define TRAKT_KINDS                                                \
-    (OP_SCROBBLE_KINDS | OP_BIT(OP_HISTORY_ADD) |                  \
-     OP_BIT(OP_HISTORY_REMOVE) | OP_BIT(OP_RATING_SET) |           \
-     OP_BIT(OP_RATING_CLEAR) | OP_BIT(OP_WATCHLIST_ADD) |          \
-     OP_BIT(OP_WATCHLIST_REMOVE))
+#define TRAKT_KINDS                                                           \
+    (OP_SCROBBLE_KINDS | OP_BIT(OP_HISTORY_ADD) | OP_BIT(OP_HISTORY_REMOVE) | \
+     OP_BIT(OP_RATING_SET) | OP_BIT(OP_RATING_CLEAR) |                        \
+     OP_BIT(OP_WATCHLIST_ADD) | OP_BIT(OP_WATCHLIST_REMOVE))
 #define TRAKT_BATCH_KINDS (TRAKT_KINDS & ~OP_SCROBBLE_KINDS)
 
 #define ID(x) (1u << ITEM_ID_##x)
@@ -47,8 +45,7 @@ static const struct syncapi_dialect trakt_dialect = {
     .id_mask =
         {
             [ITEM_MOVIE] = ID(TRAKT) | ID(SLUG) | ID(IMDB) | ID(TMDB),
-            [ITEM_SHOW] =
-                ID(TRAKT) | ID(SLUG) | ID(IMDB) | ID(TMDB) | ID(TVDB),
+            [ITEM_SHOW] = ID(TRAKT) | ID(SLUG) | ID(IMDB) | ID(TMDB) | ID(TVDB),
             [ITEM_SEASON] = ID(TRAKT) | ID(TMDB) | ID(TVDB),
             [ITEM_EPISODE] = ID(TRAKT) | ID(IMDB) | ID(TMDB) | ID(TVDB),
         },
@@ -167,8 +164,7 @@ trakt_check(const struct op *op, char *why, size_t whylen)
         return -1;
     }
     if (op->kind == OP_RATING_SET && (op->rating < 1 || op->rating > 10)) {
-        snprintf(why, whylen, "invalid: rating %d is outside 1-10",
-                 op->rating);
+        snprintf(why, whylen, "invalid: rating %d is outside 1-10", op->rating);
         return -1;
     }
     return syncapi_identify(&trakt_dialect, &op->item, why, whylen);
@@ -250,8 +246,8 @@ trakt_classify(void *ctx, const struct op *const *ops, size_t n,
 /* ---- OAuth ------------------------------------------------------------ */
 
 static void
-oauth_request(const struct trakt *t, struct http_request *req,
-              const char *path, struct json_object *body)
+oauth_request(const struct trakt *t, struct http_request *req, const char *path,
+              struct json_object *body)
 {
     req->method = HTTP_POST;
     req->rate_class = HTTP_CLASS_WRITE;
@@ -283,7 +279,8 @@ trakt_build_refresh(void *ctx, struct http_request *req, char *err,
     o = json_object_new_object();
     json_object_object_add(o, "refresh_token",
                            json_object_new_string(t->tok.refresh_token));
-    json_object_object_add(o, "client_id", json_object_new_string(t->client_id));
+    json_object_object_add(o, "client_id",
+                           json_object_new_string(t->client_id));
     json_object_object_add(o, "client_secret",
                            json_object_new_string(t->client_secret));
     json_object_object_add(o, "redirect_uri",
@@ -373,8 +370,7 @@ trakt_set_tokens(void *ctx, const struct adapter_tokens *tok)
     }
     if (tok->refresh_token != NULL) {
         explicit_bzero(t->tok.refresh_token,
-                       t->tok.refresh_token ? strlen(t->tok.refresh_token)
-                                            : 0);
+                       t->tok.refresh_token ? strlen(t->tok.refresh_token) : 0);
         free(t->tok.refresh_token);
         t->tok.refresh_token = xstrdup(tok->refresh_token);
     }
@@ -491,15 +487,15 @@ trakt_parse_history_check(void *ctx, const struct op *op,
 /* ---- device flow ------------------------------------------------------ */
 
 static int
-trakt_auth_start(void *ctx, struct http_request *req, char *err,
-                 size_t errlen)
+trakt_auth_start(void *ctx, struct http_request *req, char *err, size_t errlen)
 {
     struct trakt *t = ctx;
     struct json_object *o = json_object_new_object();
 
     (void)err;
     (void)errlen;
-    json_object_object_add(o, "client_id", json_object_new_string(t->client_id));
+    json_object_object_add(o, "client_id",
+                           json_object_new_string(t->client_id));
     oauth_request(t, req, "/oauth/device/code", o);
     return 0;
 }
@@ -524,7 +520,8 @@ trakt_auth_poll(void *ctx, const struct adapter_auth *started,
     o = json_object_new_object();
     json_object_object_add(o, "code",
                            json_object_new_string(started->device_code));
-    json_object_object_add(o, "client_id", json_object_new_string(t->client_id));
+    json_object_object_add(o, "client_id",
+                           json_object_new_string(t->client_id));
     json_object_object_add(o, "client_secret",
                            json_object_new_string(t->client_secret));
     oauth_request(t, req, "/oauth/device/token", o);
@@ -560,15 +557,14 @@ parse_device_code(const struct http_response *resp, struct adapter_auth *out)
     }
     set_str(&out->device_code, dc);
     set_str(&out->user_code, uc);
-    set_str(&out->verification_url,
-            jget_str(o, "verification_url", &url) == 0
-                ? url
-                : "https://trakt.tv/activate");
+    set_str(&out->verification_url, jget_str(o, "verification_url", &url) == 0
+                                        ? url
+                                        : "https://trakt.tv/activate");
     out->interval_s =
         (jget_i64(o, "interval", &v) == 0 && v > 0 && v < 3600) ? (int)v : 5;
     out->expires_in_s =
         (jget_i64(o, "expires_in", &v) == 0 && v > 0 && v < 86400) ? (int)v
-                                                                    : 600;
+                                                                   : 600;
     out->state = ADAPTER_AUTH_SHOW_CODE;
     snprintf(out->message, sizeof(out->message),
              "open %.100s and enter the code", out->verification_url);
@@ -592,8 +588,7 @@ trakt_auth_parse(void *ctx, bool start, const struct http_response *resp,
         syncapi_reply_message(&sec, resp, msg, sizeof(msg));
         out->state = ADAPTER_AUTH_FAILED;
         if (resp->status == 0)
-            snprintf(out->message, sizeof(out->message), "transport: %s",
-                     msg);
+            snprintf(out->message, sizeof(out->message), "transport: %s", msg);
         else
             snprintf(out->message, sizeof(out->message),
                      "Trakt refused the device code request (http %ld): %s",

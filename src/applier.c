@@ -340,6 +340,80 @@ settle_unit(struct applier *ap)
     free(argv);
 }
 
+static void
+redact_json(struct json_object *o)
+{
+    if (json_object_is_type(o, json_type_array)) {
+        for (size_t i = 0; i < json_object_array_length(o); i++)
+            redact_json(json_object_array_get_idx(o, i));
+        return;
+    }
+    if (!json_object_is_type(o, json_type_object))
+        return;
+    json_object_object_foreach (o, key, val) {
+        char low[64];
+        size_t i;
+
+        for (i = 0; key[i] && i + 1 < sizeof(low); i++)
+            low[i] =
+                (char)(key[i] >= 'A' && key[i] <= 'Z' ? key[i] + 32 : key[i]);
+        low[i] = '\0';
+        if (strstr(low, "token") || strstr(low, "secret") ||
+            strstr(low, "password") || strstr(low, "code") ||
+            strstr(low, "key"))
+            json_object_object_add(o, key,
+                                   json_object_new_string("[redacted]"));
+        else
+            redact_json(val);
+    }
+}
+
+/* Case-insensitive "does s contain w" for ASCII w. */
+static bool
+mentions(const char *s, const char *w)
+{
+    size_t n = strlen(w);
+
+    for (; *s; s++) {
+        size_t i = 0;
+
+        while (i < n && s[i] && (s[i] | 0x20) == (w[i] | 0x20))
+            i++;
+        if (i == n)
+            return true;
+    }
+    return false;
+}
+
+/*
+ * The dead letter's excerpt of a reply: at most 1 KiB, with the values of
+ * credential-like JSON keys replaced; a body that is not JSON and mentions
+ * credentials is withheld. Owned.
+ */
+static char *
+excerpt_of(const char *body)
+{
+    struct json_object *o;
+    char err[64];
+    size_t len = strlen(body);
+    char *out;
+
+    o = jsonu_parse(body, len, JSONU_DEPTH, err, sizeof(err));
+    if (o != NULL) {
+        const char *s;
+
+        redact_json(o);
+        s = jsonu_str(o, &len);
+        out = xstrndup(s, len > APPLIER_EXCERPT ? APPLIER_EXCERPT : len);
+        json_object_put(o);
+        return out;
+    }
+    if (mentions(body, "token") || mentions(body, "secret") ||
+        mentions(body, "bearer"))
+        return xstrdup("[withheld: the reply mentions credentials]");
+    return xstrndup(body, len > APPLIER_EXCERPT ? APPLIER_EXCERPT : len);
+}
+
 /* Record the adapter's verdicts on [u0, u1) and settle or re-send. */
 static void
 judge_unit(struct applier *ap, const struct adapter_result *res, int status,
@@ -404,8 +478,8 @@ judge_unit(struct applier *ap, const struct adapter_result *res, int status,
     if (any_retry && transport) {
         ap->consecutive++;
         snprintf(ap->stats.last_error, sizeof(ap->stats.last_error),
-                 "status %d%s%.200s", status, body ? ": " : "",
-                 body ? body : "");
+                 "status %d%s", status,
+                 status == 0 ? " (transport error)" : "");
         if (ap->consecutive >= APPLIER_CIRCUIT_AFTER) {
             /* Circuit open: hold the unit and probe at backoff pace;
              * attempts do not count, so an outage dead-letters nothing. */
@@ -428,9 +502,7 @@ judge_unit(struct applier *ap, const struct adapter_result *res, int status,
         snprintf(o->reason, sizeof(o->reason), "%s", res[i].reason);
         if (body != NULL && res[i].outcome != ADAPTER_DONE) {
             free(o->excerpt);
-            o->excerpt =
-                xstrndup(body, strlen(body) > APPLIER_EXCERPT ? APPLIER_EXCERPT
-                                                              : strlen(body));
+            o->excerpt = excerpt_of(body);
         }
         switch (res[i].outcome) {
         case ADAPTER_DONE:

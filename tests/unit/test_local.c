@@ -1053,6 +1053,14 @@ test_list(void **state)
         0);
     assert_int_equal(json_object_array_length(items), 0);
     json_object_put(items);
+
+    /* A version that cannot be read is an error, not a damaged snapshot. */
+    p = fpath(t, "history", "v000099.json");
+    assert_int_equal(mkdir(p, 0700), 0);
+    assert_int_equal(local_backup_list(t->dir, list_cb, &acc, err, sizeof(err)),
+                     -1);
+    assert_non_null(strstr(err, "v000099.json"));
+    free(p);
 }
 
 int

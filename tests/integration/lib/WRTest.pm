@@ -300,6 +300,52 @@ sub send_fixture {
     return $self->post($path // $self->hook_path($source), $body, %h);
 }
 
+# The local backup tracker's current snapshot of a feature: its items.
+sub local_items {
+    my ($self, $feature) = @_;
+    my $dir = "$self->{dir}/state/local/$feature";
+    open my $fh, '<', "$dir/CURRENT" or return ();
+    my $v = <$fh>;
+    close $fh;
+    $v =~ s/\s+//g;
+    my $file = sprintf("%s/v%06d.json", $dir, $v);
+    local $/;
+    open my $sh, '<', $file or return ();
+    my $doc = $self->{json}->decode(<$sh>);
+    return @{ $doc->{items} || [] };
+}
+
+# The /api/status JSON.
+sub status {
+    my ($self) = @_;
+    my $r = $self->get('/api/status');
+    return $r->{status} == 200 ? $self->{json}->decode($r->{content}) : {};
+}
+
+# Wait until every event is routed and every operation settled, reading
+# Redis directly: the router group has no lag and nothing pending, and the
+# out:* streams are empty (settled entries are deleted).
+sub wait_delivered {
+    my ($self, $secs, $prefix) = @_;
+    $prefix //= 'wr:';
+    return $self->wait_for(sub {
+        my $groups = eval { $self->redis('XINFO', 'GROUPS', "${prefix}events") } or return 0;
+        my $ok = 0;
+        for my $g (@$groups) {
+            my %g = @$g;
+            next unless $g{name} eq 'router';
+            return 0 unless defined $g{lag} && $g{lag} == 0 && $g{pending} == 0;
+            $ok = 1;
+        }
+        return 0 unless $ok;
+        my $keys = $self->redis('KEYS', "${prefix}out:*");
+        for my $k (@$keys) {
+            return 0 if $self->redis('XLEN', $k) != 0;
+        }
+        return 1;
+    }, $secs // 15);
+}
+
 sub cleanup {
     my ($self) = @_;
     $self->stop_daemon('KILL') if $self->{daemon_pid};
