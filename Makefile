@@ -68,7 +68,7 @@ FUZZ_SECONDS ?= 20
 .SECONDARY:
 
 .PHONY: all deps run test unit integration asan valgrind fuzz fuzz-build \
-        bench lint format check-format clean
+        bench demo lint format check-format clean
 
 all: $(BUILD)/watchrelay $(TOOL_BIN)
 
@@ -136,6 +136,10 @@ fuzz: deps fuzz-build
 
 bench: deps all
 	@sh tests/bench/run.sh $(BUILD)
+	@sh tests/bench/delivery.sh $(BUILD)
+
+demo: deps all
+	@sh contrib/demo.sh $(BUILD)
 
 lint:
 	@! grep -nE '\b(atoi|atol|sprintf|strcpy|strcat|strncpy|strtok|gets|sscanf)\(' \

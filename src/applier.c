@@ -132,6 +132,7 @@ struct applier {
     size_t u0, u1;
     bool refreshed;
     int consecutive;
+    unsigned ticks;
     int64_t paused_until_ms;
     struct applier_stats stats;
 };
@@ -1112,6 +1113,20 @@ on_moved(const struct qreply *rep, void *arg)
 }
 
 static void
+on_claimed(const struct qreply *rep, void *arg)
+{
+    struct applier *ap = arg;
+
+    if (rep != NULL && rep->type == QREPLY_ARR && rep->n >= 2 &&
+        rep->elem[1]->type == QREPLY_ARR && rep->elem[1]->n > 0) {
+        log_warn("msg=\"reclaimed operations of a dead applier\" target=%s "
+                 "entries=%zu",
+                 ap->target, rep->elem[1]->n);
+        ap->read_pending = true;
+    }
+}
+
+static void
 on_move_timer(evutil_socket_t fd, short what, void *arg)
 {
     struct applier *ap = arg;
@@ -1122,6 +1137,14 @@ on_move_timer(evutil_socket_t fd, short what, void *arg)
     (void)what;
     if (ap->stopping || queue_state(ap->cq) != QUEUE_UP)
         return;
+    /* Every 30 s: reclaim what a dead consumer left pending for 120 s. */
+    if (++ap->ticks % 30 == 0 && ap->group_ready) {
+        const char *cl[] = {"XAUTOCLAIM", ap->stream, APPLIER_GROUP,
+                            ap->consumer, "120000",   "0-0",
+                            "COUNT",      "100",      "JUSTID"};
+
+        queue_cmd(ap->cq, on_claimed, ap, 9, cl, NULL);
+    }
     zkey = xasprintf("%sretry:%s", ap->prefix, ap->target);
     argv[0] = zkey;
     argv[1] = ap->stream;

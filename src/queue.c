@@ -38,7 +38,7 @@ static const char add_script[] =
     "end\n"
     "return out\n";
 
-#define QUEUE_MAX_SCRIPTS 16
+#define QUEUE_MAX_SCRIPTS 32
 
 /* A Lua script, loaded with SCRIPT LOAD on every connect. */
 struct queue_script {
@@ -732,6 +732,10 @@ queue_cmd(struct queue *q, queue_reply_cb cb, void *arg, int argc,
 int
 queue_script_add(struct queue *q, const char *body)
 {
+    /* The same script registered twice (one per applier) is loaded once. */
+    for (int i = 0; i < q->n_scripts; i++)
+        if (q->scripts[i].body == body || strcmp(q->scripts[i].body, body) == 0)
+            return i;
     if (q->n_scripts >= QUEUE_MAX_SCRIPTS)
         return -1;
     q->scripts[q->n_scripts].q = q;

@@ -33,6 +33,8 @@ static const char penalize_script[] =
     "end\n"
     "return 0\n";
 
+#define RATELIMIT_MARGIN_MS 50
+
 struct ratelimit {
     struct queue *q;
     char *keys[HTTP_CLASS_MAX];
@@ -57,7 +59,11 @@ ratelimit_new(struct queue *q, const char *target,
         xasprintf("%srl:%s:read", queue_prefix(q), target);
     rl->keys[HTTP_CLASS_WRITE] =
         xasprintf("%srl:%s:write", queue_prefix(q), target);
-    rl->interval_ms[HTTP_CLASS_WRITE] = limits->write_interval_ms;
+    /* A little under the provider's own clock: requests spaced exactly at
+     * the limit by our clock can arrive a hair early by theirs. */
+    if (limits->write_interval_ms > 0)
+        rl->interval_ms[HTTP_CLASS_WRITE] =
+            limits->write_interval_ms + RATELIMIT_MARGIN_MS;
     if (limits->read_per_window > 0)
         rl->interval_ms[HTTP_CLASS_READ] =
             (int64_t)limits->read_window_s * 1000 / limits->read_per_window;

@@ -16,14 +16,17 @@
 #include "scrobble.h"
 #include "util.h"
 
-#define ROUTER_GROUP        "router"
-#define ROUTER_COUNT        "64"
-#define ROUTER_BLOCK_MS     "2000"
-#define ROUTER_RETRY_MS     1000
-#define ROUTER_MAX_CONFLICT 8
-#define ROUTER_FINISH_TTL   "180"    /* G7 duplicate_finish_s */
-#define ROUTER_SESSION_TTL  "172800" /* 48 h */
-#define ROUTER_ROUTED_TTL   "1209600"
+#define ROUTER_GROUP    "router"
+#define ROUTER_COUNT    "64"
+#define ROUTER_BLOCK_MS "2000"
+#define ROUTER_RETRY_MS 1000
+/* A consumer silent this long is dead: its entries are reclaimed. */
+#define ROUTER_CLAIM_IDLE_MS "120000"
+#define ROUTER_CLAIM_EVERY_S 30
+#define ROUTER_MAX_CONFLICT  8
+#define ROUTER_FINISH_TTL    "180"    /* G7 duplicate_finish_s */
+#define ROUTER_SESSION_TTL   "172800" /* 48 h */
+#define ROUTER_ROUTED_TTL    "1209600"
 
 /*
  * One event's routing, atomically: skip if the event was routed before;
@@ -99,6 +102,7 @@ struct router {
     bool reading;
     bool stopping;
     struct event *retry_ev;
+    struct event *claim_ev; /* periodic: reclaim a dead consumer's entries */
     struct router_entry *entries;
     size_t n_entries;
     size_t cursor;
@@ -791,6 +795,41 @@ read_next(struct router *r)
 }
 
 static void
+on_claimed(const struct qreply *rep, void *arg)
+{
+    struct router *r = arg;
+
+    /* [cursor, [ids...], deleted] with JUSTID: anything claimed is now
+     * ours, and our next "0" read returns it. */
+    if (rep != NULL && rep->type == QREPLY_ARR && rep->n >= 2 &&
+        rep->elem[1]->type == QREPLY_ARR && rep->elem[1]->n > 0) {
+        log_warn("msg=\"reclaimed events of a dead router\" entries=%zu",
+                 rep->elem[1]->n);
+        r->read_pending = true;
+    }
+}
+
+static void
+on_claim_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct router *r = arg;
+    const char *argv[] = {"XAUTOCLAIM",
+                          r->events_key,
+                          ROUTER_GROUP,
+                          r->consumer,
+                          ROUTER_CLAIM_IDLE_MS,
+                          "0-0",
+                          "COUNT",
+                          "100",
+                          "JUSTID"};
+
+    (void)fd;
+    (void)what;
+    if (!r->stopping && r->group_ready && queue_state(r->cq) == QUEUE_UP)
+        queue_cmd(r->cq, on_claimed, r, 9, argv, NULL);
+}
+
+static void
 on_rq_state(enum queue_state st, void *arg)
 {
     struct router *r = arg;
@@ -809,6 +848,7 @@ router_new(struct event_base *base, const struct config *cfg,
            char *err, size_t errlen)
 {
     struct router *r = xcalloc(1, sizeof(*r));
+    struct timeval claim_every = {ROUTER_CLAIM_EVERY_S, 0};
 
     r->base = base;
     r->cfg = cfg;
@@ -821,7 +861,9 @@ router_new(struct event_base *base, const struct config *cfg,
     r->read_pending = true;
     r->script = queue_script_add(cmdq, route_script);
     r->retry_ev = evtimer_new(base, on_retry, r);
-    if (r->script < 0 || r->retry_ev == NULL) {
+    r->claim_ev = event_new(base, -1, EV_PERSIST, on_claim_timer, r);
+    if (r->script < 0 || r->retry_ev == NULL || r->claim_ev == NULL ||
+        event_add(r->claim_ev, &claim_every) != 0) {
         snprintf(err, errlen, "cannot set up the router");
         router_free(r);
         return NULL;
@@ -846,6 +888,8 @@ router_stop(struct router *r)
     r->stopping = true;
     if (r->retry_ev)
         event_del(r->retry_ev);
+    if (r->claim_ev)
+        event_del(r->claim_ev);
 }
 
 int
@@ -871,6 +915,8 @@ router_free(struct router *r)
     entries_free(r);
     if (r->retry_ev)
         event_free(r->retry_ev);
+    if (r->claim_ev)
+        event_free(r->claim_ev);
     free(r->consumer);
     free(r->prefix);
     free(r->events_key);

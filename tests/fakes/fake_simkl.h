@@ -7,6 +7,7 @@
 #define WR_FAKE_SIMKL_H
 
 #include "fake_core.h"
+#include "fake_plan.h"
 
 static struct json_object *
 simkl_state(struct fake *f)
@@ -27,8 +28,8 @@ simkl_activities_new(int64_t now)
         "all",       "rated_at", "playback", "plantowatch",      "watching",
         "completed", "hold",     "dropped",  "removed_from_list"};
     static const char *const movies[] = {
-        "all",     "rated_at", "playback",         "plantowatch", "completed",
-        "dropped", "removed_from_list"};
+        "all",       "rated_at", "playback",         "plantowatch",
+        "completed", "dropped",  "removed_from_list"};
     struct json_object *o = json_object_new_object();
     struct json_object *settings = json_object_new_object();
 
@@ -79,8 +80,7 @@ simkl_token_ok(struct fake *f, const char *token)
 
     for (size_t i = 0; token != NULL && i < json_object_array_length(tokens);
          i++)
-        if (strcmp(json_object_get_string(
-                       json_object_array_get_idx(tokens, i)),
+        if (strcmp(json_object_get_string(json_object_array_get_idx(tokens, i)),
                    token) == 0)
             return true;
     return false;
@@ -150,8 +150,8 @@ simkl_rec(struct fake *f, int64_t idx, bool create)
     fk_set(rec, "item", json_object_new_int64(top));
     fk_set(rec, "type",
            json_object_new_string(cat_kind(f, top) == FK_MOVIE ? "movie"
-                                  : simkl_is_anime(f, top)    ? "anime"
-                                                              : "show"));
+                                  : simkl_is_anime(f, top)     ? "anime"
+                                                               : "show"));
     fk_set(rec, "status", NULL);
     fk_set(rec, "added_to_watchlist_at", NULL);
     fk_set(rec, "last_watched_at", NULL);
@@ -270,9 +270,8 @@ simkl_show_status(struct fake *f, int64_t show, int64_t now)
     struct json_object *rec = simkl_rec(f, show, true);
 
     simkl_show_progress(f, show, &watched, &total, &last, &next);
-    simkl_set_status(f, rec,
-                     total > 0 && watched >= total ? "completed" : "watching",
-                     now);
+    simkl_set_status(
+        f, rec, total > 0 && watched >= total ? "completed" : "watching", now);
 }
 
 static void
@@ -361,8 +360,8 @@ simkl_scrobble(struct fk_req *r)
             out = json_object_new_object();
             fk_set(out, "watched_at", fk_jiso(prev, true));
             fk_set(out, "expires_at", fk_jiso(prev + FK_HOUR_MS, true));
-            scrobble_log(scrobbles, ep, "scrobble", progress, now, idx, 409,
-                         0, false);
+            scrobble_log(scrobbles, ep, "scrobble", progress, now, idx, 409, 0,
+                         false);
             fk_reply_json(r, 409, out);
             return;
         }
@@ -414,8 +413,8 @@ simkl_status_row(struct fake *f, struct json_object *req, int64_t top)
     fk_set(resp, "status", st != NULL ? json_object_new_string(st) : NULL);
     fk_set(resp, "simkl_type",
            json_object_new_string(cat_kind(f, top) == FK_MOVIE ? "movie"
-                                  : anime                     ? "anime"
-                                                              : "tv"));
+                                  : anime                      ? "anime"
+                                                               : "tv"));
     fk_set(resp, "anime_type",
            anime && at != NULL ? json_object_new_string(at) : NULL);
     fk_set(row, "response", resp);
@@ -452,8 +451,8 @@ simkl_history_add(struct fk_req *r)
         if (op->kind == FK_MOVIE) {
             simkl_play(f, op->idx, ts, "history", now);
             rec = simkl_rec(f, op->idx, true);
-            simkl_set_status(f, rec,
-                             op->status[0] ? op->status : "completed", now);
+            simkl_set_status(f, rec, op->status[0] ? op->status : "completed",
+                             now);
             if (op->rating > 0)
                 simkl_set_rating(f, rec, op->rating, ts >= 0 ? ts : now, now);
             fk_count_add(added, "movies", 1);
@@ -600,9 +599,8 @@ simkl_ratings_add(struct fk_req *r)
         /* Rating an unlisted item lists it (movie completed, show
          * watching). */
         if (fk_gets(rec, "status") == NULL)
-            simkl_set_status(f, rec,
-                             op->kind == FK_MOVIE ? "completed" : "watching",
-                             now);
+            simkl_set_status(
+                f, rec, op->kind == FK_MOVIE ? "completed" : "watching", now);
         simkl_set_rating(f, rec, op->rating, op->ts_ms >= 0 ? op->ts_ms : now,
                          now);
         fk_count_add(added, op->kind == FK_MOVIE ? "movies" : "shows", 1);
@@ -639,8 +637,8 @@ simkl_ratings_remove(struct fk_req *r)
         fk_set(rec, "user_rated_ms", json_object_new_int64(0));
         fk_set(rec, "updated_ms", json_object_new_int64(now));
         simkl_touch(f, p.ops[i].idx, "rated_at", now);
-        fk_count_add(deleted,
-                     p.ops[i].kind == FK_MOVIE ? "movies" : "shows", 1);
+        fk_count_add(deleted, p.ops[i].kind == FK_MOVIE ? "movies" : "shows",
+                     1);
     }
     out = json_object_new_object();
     fk_set(out, "deleted", deleted);
@@ -692,8 +690,7 @@ simkl_ratings_get(struct fk_req *r)
         fk_reply_error(r, 400, "bad_request", "date_from is not a date");
         return;
     }
-    json_object_object_foreach(simkl_part(f, "items"), key, rec)
-    {
+    json_object_object_foreach (simkl_part(f, "items"), key, rec) {
         const char *k = simkl_rec_key(rec);
         struct json_object *arr, *row;
         int64_t rating = fk_geti(rec, "user_rating", 0);
@@ -767,7 +764,7 @@ simkl_all_items_row(struct fake *f, struct fk_req *r, struct json_object *rec,
     {
         size_t watched, total;
         int64_t last, next;
-        char buf[32];
+        char buf[64];
 
         simkl_show_progress(f, idx, &watched, &total, &last, &next);
         if (last >= 0) {
@@ -794,9 +791,9 @@ simkl_all_items_row(struct fake *f, struct fk_req *r, struct json_object *rec,
     }
     fk_set(row, "show", media);
     if (simkl_is_anime(f, idx) && fk_gets(cat_entry(f, idx), "anime_type"))
-        fk_set(row, "anime_type",
-               json_object_new_string(
-                   fk_gets(cat_entry(f, idx), "anime_type")));
+        fk_set(
+            row, "anime_type",
+            json_object_new_string(fk_gets(cat_entry(f, idx), "anime_type")));
     if (full) {
         struct json_object *hist = simkl_part(f, "history");
         struct json_object *seasons = json_object_new_array();
@@ -858,8 +855,7 @@ simkl_all_items(struct fk_req *r)
 
     for (size_t i = 0; status != NULL && i < 5; i++)
         status_ok |= strcmp(status, simkl_statuses[i]) == 0;
-    if (r->nsegs > 4 || (type != NULL && !simkl_type_ok(type)) ||
-        !status_ok) {
+    if (r->nsegs > 4 || (type != NULL && !simkl_type_ok(type)) || !status_ok) {
         json_object_put(out);
         fk_reply_error(r, 404, "not_found", "no such list");
         return;
@@ -873,8 +869,7 @@ simkl_all_items(struct fk_req *r)
     fk_count_add(stats, "all_items_calls", 1);
     if (has_from == 0)
         fk_count_add(stats, "all_items_without_date_from", 1);
-    json_object_object_foreach(simkl_part(f, "items"), key, rec)
-    {
+    json_object_object_foreach (simkl_part(f, "items"), key, rec) {
         const char *k = simkl_rec_key(rec), *st = fk_gets(rec, "status");
         struct json_object *arr;
         int64_t t;
@@ -922,8 +917,8 @@ simkl_playback_get(struct fk_req *r)
         struct json_object *e = json_object_array_get_idx(pb, i), *row;
         int64_t idx = fk_geti(e, "item", -1);
 
-        if (r->nsegs == 3 &&
-            (strcmp(r->segs[2], "movies") == 0) != (cat_kind(f, idx) == FK_MOVIE))
+        if (r->nsegs == 3 && (strcmp(r->segs[2], "movies") == 0) !=
+                                 (cat_kind(f, idx) == FK_MOVIE))
             continue;
         row = json_object_new_object();
         fk_set(row, "id", json_object_new_int64(fk_geti(e, "id", 0)));

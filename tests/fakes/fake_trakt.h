@@ -8,6 +8,7 @@
 #define WR_FAKE_TRAKT_H
 
 #include "fake_core.h"
+#include "fake_plan.h"
 
 static struct json_object *
 trakt_state(struct fake *f)
@@ -27,15 +28,14 @@ trakt_last_activities_new(int64_t now)
     static const char *const la[12][10] = {
         {"movies", "watched_at", "collected_at", "rated_at", "watchlisted_at",
          "favorited_at", "commented_at", "paused_at", "hidden_at", NULL},
-        {"episodes", "watched_at", "collected_at", "rated_at",
-         "watchlisted_at", "commented_at", "paused_at", NULL},
+        {"episodes", "watched_at", "collected_at", "rated_at", "watchlisted_at",
+         "commented_at", "paused_at", NULL},
         {"shows", "rated_at", "watchlisted_at", "favorited_at", "commented_at",
          "hidden_at", "dropped_at", NULL},
         {"seasons", "rated_at", "watchlisted_at", "commented_at", "hidden_at",
          NULL},
         {"comments", "liked_at", "reacted_at", "blocked_at", NULL},
-        {"lists", "liked_at", "reacted_at", "updated_at", "commented_at",
-         NULL},
+        {"lists", "liked_at", "reacted_at", "updated_at", "commented_at", NULL},
         {"watchlist", "updated_at", NULL},
         {"favorites", "updated_at", NULL},
         {"collaborations", "updated_at", NULL},
@@ -85,8 +85,8 @@ trakt_state_new(struct fake *f)
     fk_set(o, "scrobbles", json_object_new_array());
     fk_set(o, "watching", NULL);
     fk_set(o, "last_activities", trakt_last_activities_new(now));
-    fk_set(o, "tokens", trakt_tokens_new(f, f->cfg.access_token,
-                                         f->cfg.refresh_token));
+    fk_set(o, "tokens",
+           trakt_tokens_new(f, f->cfg.access_token, f->cfg.refresh_token));
     fk_set(o, "old_access_tokens", json_object_new_array());
     fk_set(o, "old_refresh_tokens", json_object_new_array());
     fk_set(o, "device_codes", json_object_new_array());
@@ -302,8 +302,8 @@ trakt_history_add(struct fk_req *r)
         goto done;
     added = fk_counts(false);
     for (size_t i = 0; i < p.n; i++) {
-        trakt_history_push(f, p.ops[i].idx, p.ops[i].ts_ms,
-                           p.ops[i].ts_unknown, "watch", now);
+        trakt_history_push(f, p.ops[i].idx, p.ops[i].ts_ms, p.ops[i].ts_unknown,
+                           "watch", now);
         fk_count_add(added, fk_kind_plural[p.ops[i].kind], 1);
     }
     updated = fk_counts(false);
@@ -539,8 +539,7 @@ trakt_watched_get(struct fk_req *r)
         }
     }
     out = json_object_new_array();
-    json_object_object_foreach(agg, k, a)
-    {
+    json_object_object_foreach (agg, k, a) {
         struct json_object *row = json_object_new_object();
         int64_t top = fk_geti(a, "item", -1);
 
@@ -553,8 +552,7 @@ trakt_watched_get(struct fk_req *r)
             struct json_object *seasons = json_object_new_array();
             struct json_object *byseason = json_object_new_object();
 
-            json_object_object_foreach(fk_get(a, "eps"), ek, ev)
-            {
+            json_object_object_foreach (fk_get(a, "eps"), ek, ev) {
                 int64_t eidx = 0;
                 struct json_object *e, *s, *row_ep;
                 char skey[32];
@@ -658,25 +656,6 @@ done:
     plan_release(&p);
 }
 
-/* Parse "8" or "8,9,10" into a 1..10 mask; -1 if malformed. */
-static int
-fk_rating_mask(const char *s, unsigned *mask)
-{
-    *mask = 0;
-    while (*s != '\0') {
-        size_t n = strcspn(s, ",");
-        int64_t v;
-
-        if (parse_i64n(s, n, 1, 10, &v) != 0)
-            return -1;
-        *mask |= 1u << v;
-        s += n;
-        if (*s == ',')
-            s++;
-    }
-    return *mask != 0 ? 0 : -1;
-}
-
 static void
 trakt_ratings_get(struct fk_req *r)
 {
@@ -701,8 +680,7 @@ trakt_ratings_get(struct fk_req *r)
         return;
     }
     v = xcalloc((size_t)json_object_object_length(ratings) + 1, sizeof(*v));
-    json_object_object_foreach(ratings, key, e)
-    {
+    json_object_object_foreach (ratings, key, e) {
         int64_t idx = fk_geti(e, "item", -1);
 
         (void)key;
@@ -859,9 +837,8 @@ trakt_watchlist_get(struct fk_req *r)
     int64_t page, limit;
     bool paged;
 
-    if (r->nsegs > 5 ||
-        (r->nsegs >= 3 && strcmp(r->segs[2], "all") != 0 &&
-         trakt_type_from(r->segs[2], &type) != 0)) {
+    if (r->nsegs > 5 || (r->nsegs >= 3 && strcmp(r->segs[2], "all") != 0 &&
+                         trakt_type_from(r->segs[2], &type) != 0)) {
         fk_reply_empty(r, 404);
         return;
     }
@@ -883,8 +860,7 @@ trakt_watchlist_get(struct fk_req *r)
     for (size_t i = 0; i < len; i++) {
         struct json_object *e = json_object_array_get_idx(wl, i);
 
-        if (type != FK_KIND_MAX &&
-            cat_kind(f, fk_geti(e, "item", -1)) != type)
+        if (type != FK_KIND_MAX && cat_kind(f, fk_geti(e, "item", -1)) != type)
             continue;
         v[n].e = e;
         v[n].k1 = (int64_t)i; /* rank and added agree here */
@@ -920,8 +896,7 @@ trakt_watchlist_get(struct fk_req *r)
 static void
 trakt_last_activities(struct fk_req *r)
 {
-    fk_reply_json(r, 200,
-                  json_object_get(trakt_part(r->f, "last_activities")));
+    fk_reply_json(r, 200, json_object_get(trakt_part(r->f, "last_activities")));
 }
 
 static void
@@ -984,15 +959,18 @@ trakt_playback_get(struct fk_req *r)
 static void
 trakt_playback_delete(struct fk_req *r)
 {
-    int64_t id;
+    int64_t id, idx = -1;
     struct json_object *pb = trakt_part(r->f, "playback");
 
-    if (parse_i64(r->segs[2], 0, INT64_MAX, &id) != 0 ||
-        fk_array_drop(pb, fk_match_id, &id) == 0) {
+    if (parse_i64(r->segs[2], 0, INT64_MAX, &id) == 0)
+        for (size_t i = 0; i < json_object_array_length(pb); i++)
+            if (fk_geti(json_object_array_get_idx(pb, i), "id", -1) == id)
+                idx = fk_geti(json_object_array_get_idx(pb, i), "item", -1);
+    if (idx < 0 || fk_array_drop(pb, fk_match_id, &id) == 0) {
         fk_reply_empty(r, 404);
         return;
     }
-    trakt_touch(r->f, FK_MOVIE, "paused_at", fk_now_ms(r->f));
+    trakt_touch(r->f, cat_kind(r->f, idx), "paused_at", fk_now_ms(r->f));
     fk_reply_empty(r, 204);
 }
 
@@ -1013,24 +991,6 @@ trakt_client_ok(struct fk_req *r, bool need_secret)
                    "client authentication included, or unsupported "
                    "authentication method.");
     return false;
-}
-
-/* nchars random characters of alphabet (NUL-terminated; out has room). */
-static void
-fk_random_code(char *out, size_t nchars, const char *alphabet)
-{
-    unsigned char raw[64];
-    size_t alen = strlen(alphabet);
-
-    if (nchars > sizeof(raw))
-        nchars = sizeof(raw);
-    if (getrandom(raw, nchars, 0) != (ssize_t)nchars) {
-        for (size_t i = 0; i < nchars; i++)
-            raw[i] = (unsigned char)rand();
-    }
-    for (size_t i = 0; i < nchars; i++)
-        out[i] = alphabet[raw[i] % alen];
-    out[nchars] = '\0';
 }
 
 static void
@@ -1079,9 +1039,8 @@ trakt_issue_tokens(struct fake *f)
         fk_random_code(access, 32, "0123456789abcdef");
         fk_random_code(refresh, 32, "0123456789abcdef");
     }
-    json_object_array_add(
-        fk_get(tr, "old_access_tokens"),
-        json_object_new_string(fk_gets(old, "access_token")));
+    json_object_array_add(fk_get(tr, "old_access_tokens"),
+                          json_object_new_string(fk_gets(old, "access_token")));
     json_object_array_add(
         fk_get(tr, "old_refresh_tokens"),
         json_object_new_string(fk_gets(old, "refresh_token")));

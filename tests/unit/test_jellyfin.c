@@ -111,8 +111,8 @@ static const struct jf_case cases[] = {
     {"rating 0 alone emits nothing",
      "{\"NotificationType\":\"UserDataSaved\",\"SaveReason\":"
      "\"UpdateUserRating\"," MOVIE ",\"Rating\":0}",
-     0, "without a rating or Favorite", 0, EVENT_SCROBBLE, EVENT_START, -1, -1, 0,
-     -1, NULL, NULL},
+     0, "without a rating or Favorite", 0, EVENT_SCROBBLE, EVENT_START, -1, -1,
+     0, -1, NULL, NULL},
     {"rating 0 with a like gives only the watchlist event",
      "{\"NotificationType\":\"UserDataSaved\",\"SaveReason\":"
      "\"UpdateUserRating\"," MOVIE ",\"Rating\":0,\"Favorite\":true}",
@@ -151,8 +151,8 @@ static const struct jf_case cases[] = {
     {"UpdateUserRating without Rating or Favorite is ignored",
      "{\"NotificationType\":\"UserDataSaved\",\"SaveReason\":"
      "\"UpdateUserRating\"," MOVIE "}",
-     0, "without a rating or Favorite", 0, EVENT_SCROBBLE, EVENT_START, -1, -1, 0,
-     -1, NULL, NULL},
+     0, "without a rating or Favorite", 0, EVENT_SCROBBLE, EVENT_START, -1, -1,
+     0, -1, NULL, NULL},
     {"UserDataSaved without SaveReason is ignored",
      "{\"NotificationType\":\"UserDataSaved\"," MOVIE ",\"Played\":true}", 0,
      "without a SaveReason", 0, EVENT_SCROBBLE, EVENT_START, -1, -1, 0, -1,
