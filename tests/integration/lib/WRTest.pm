@@ -346,8 +346,65 @@ sub wait_delivered {
     }, $secs // 15);
 }
 
+# --- the fake providers (tests/fakes/fakeprov) -----------------------------
+
+sub start_fake {
+    my ($self, @args) = @_;
+    my $build = $ENV{WR_BUILD} || 'build';
+    my $bin = "$ROOT/$build/tests/fakes/fakeprov";
+    croak "no fake at $bin (run make)" unless -x $bin;
+    unlink "$self->{dir}/fake.out";
+    $self->{fake_pid} = $self->_spawn("$self->{dir}/fake", $bin, '--port', '0', @args);
+    for (1 .. 200) {
+        if (open my $fh, '<', "$self->{dir}/fake.out") {
+            my $l = <$fh> // '';
+            if ($l =~ /^ready port=(\d+)/) {
+                $self->{fake_port} = $1;
+                return $1;
+            }
+        }
+        sleep 0.05;
+    }
+    croak "fakeprov did not start";
+}
+
+sub stop_fake {
+    my ($self) = @_;
+    my $pid = delete $self->{fake_pid} or return;
+    kill 'TERM', $pid;
+    _reap($pid, 5);
+}
+
+sub fake_url { "http://127.0.0.1:$_[0]{fake_port}$_[1]" }
+
+# GET or POST the fake's control API; decoded JSON.
+sub fake {
+    my ($self, $method, $path, $body) = @_;
+    my $r = $self->{http}->request($method, $self->fake_url($path),
+        { headers => { 'Content-Type' => 'application/json' },
+          (defined $body ? (content => ref $body ? $self->{json}->encode($body) : $body) : ()) });
+    croak "fake $method $path: $r->{status} $r->{content}" unless $r->{status} =~ /^2/;
+    return length $r->{content} ? $self->{json}->decode($r->{content}) : {};
+}
+
+# The trakt provider block pointing at the fake, with its default secrets.
+sub trakt_provider {
+    my ($self) = @_;
+    return { base_url => $self->fake_url('/trakt'), client_id => 'fake-client-id',
+             client_secret => 'fake-client-secret',
+             access_token => 'fake-trakt-access-token',
+             refresh_token => 'fake-trakt-refresh-token' };
+}
+
+sub simkl_provider {
+    my ($self) = @_;
+    return { base_url => $self->fake_url('/simkl'), client_id => 'fake-client-id',
+             access_token => 'fake-simkl-token' };
+}
+
 sub cleanup {
     my ($self) = @_;
+    $self->stop_fake if $self->{fake_pid};
     $self->stop_daemon('KILL') if $self->{daemon_pid};
     $self->stop_redis if $self->{redis_pid};
 }
