@@ -217,6 +217,13 @@ sub daemon_log {
     return length($s) > 4000 ? substr($s, -4000) : $s;
 }
 
+sub daemon_full_log {
+    my ($self) = @_;
+    local $/;
+    open my $fh, '<', "$self->{dir}/daemon.err" or return '';
+    return scalar <$fh>;
+}
+
 sub daemon_stdout {
     my ($self) = @_;
     local $/;
@@ -341,6 +348,11 @@ sub wait_delivered {
         my $keys = $self->redis('KEYS', "${prefix}out:*");
         for my $k (@$keys) {
             return 0 if $self->redis('XLEN', $k) != 0;
+        }
+        # Operations parked for a retry are not delivered yet.
+        my $retry = $self->redis('KEYS', "${prefix}retry:*");
+        for my $k (@$retry) {
+            return 0 if $self->redis('ZCARD', $k) != 0;
         }
         return 1;
     }, $secs // 15);
