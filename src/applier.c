@@ -1207,7 +1207,14 @@ applier_new(struct event_base *base, const struct config *cfg,
         snprintf(err, errlen, "%s needs HTTP but no fetch engine", a->name);
         goto fail;
     }
-    ap->rl = ratelimit_new(cmdq, a->name, &a->limits);
+    {
+        struct adapter_limits lim = a->limits;
+
+        if (p >= 0 && cfg->providers[p].present &&
+            cfg->providers[p].write_interval_ms >= 0)
+            lim.write_interval_ms = cfg->providers[p].write_interval_ms;
+        ap->rl = ratelimit_new(cmdq, a->name, &lim);
+    }
     ap->settle = queue_script_add(cmdq, settle_script);
     ap->move = queue_script_add(cmdq, move_script);
     ap->intent = queue_script_add(cmdq, intent_script);

@@ -208,6 +208,14 @@ static const struct cf_field provider_fields[] = {
     PROVIDER_STR(user_id, CF_STR, NULL),
     PROVIDER_STR(username, CF_STR, NULL),
     PROVIDER_STR(dir, CF_STR, NULL),
+    /* -1: the adapter's default pacing (SYNC.md 4.4); an account with a
+     * higher limit (or a test fake without one) may set its own. */
+    {.name = "write_interval_ms",
+     .type = CF_INT,
+     .off = offsetof(struct provider_conf, write_interval_ms),
+     .def_int = -1,
+     .min = 0,
+     .max = 600000},
     {.name = NULL},
 };
 static const struct cf_table provider_table = {

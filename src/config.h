@@ -53,6 +53,7 @@ struct provider_conf {
     char *user_id;
     char *username;
     char *dir;
+    int write_interval_ms; /* -1 = the adapter's default */
 };
 
 struct route_conf {

@@ -16,7 +16,8 @@ use POSIX qw(:sys_wait_h);
 use Time::HiRes qw(sleep time);
 
 our @ALL;
-my $ROOT = abs_path(__FILE__ =~ s{/tests/integration/lib/WRTest\.pm$}{}r);
+use File::Basename qw(dirname);
+my $ROOT = abs_path(dirname(abs_path(__FILE__)) . '/../../..');
 
 sub root { $ROOT }
 
@@ -193,7 +194,8 @@ sub start_daemon {
     $self->{port} //= free_port();
     my $cfg = $self->{cfg} = $self->config(%extra);
     my $path = $self->write_config($cfg);
-    $self->{daemon_pid} = $self->_spawn("$self->{dir}/daemon", bin(), '-c', $path, 'serve');
+    $self->{daemon_pid} = $self->_spawn("$self->{dir}/daemon", bin(), '-c', $path, 'serve',
+        @{ $self->{serve_args} || [] });
     for (1 .. 300) {
         my $r = $self->{http}->get($self->url('/healthz'));
         return 1 if $r->{status} == 200;
