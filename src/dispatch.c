@@ -175,6 +175,12 @@ dispatch_new(struct event_base *base, const struct config *cfg,
         dispatch_free(d);
         return NULL;
     }
+    if (cfg->n_routes == 0) {
+        /* Nothing to route: leave the events stream to its readers. */
+        log_info("msg=\"no routes configured: events are kept, not "
+                 "routed\"");
+        return d;
+    }
     d->r = router_new(base, cfg, cmdq, redis_url, consumer, err, errlen);
     if (d->r == NULL) {
         dispatch_free(d);
@@ -202,7 +208,9 @@ dispatch_status(const struct dispatch *d, struct json_object *out)
     struct json_object *router = json_object_new_object();
     struct router_stats rs;
 
-    router_get_stats(d->r, &rs);
+    memset(&rs, 0, sizeof(rs));
+    if (d->r != NULL)
+        router_get_stats(d->r, &rs);
     json_object_object_add(router, "events",
                            json_object_new_int64((int64_t)rs.events));
     json_object_object_add(router, "operations",
