@@ -13,6 +13,7 @@
 #include "authstore.h"
 #include "fetch.h"
 #include "jsonu.h"
+#include "local.h"
 #include "op.h"
 #include "queue.h"
 #include "redis_embed.h"
@@ -412,4 +413,45 @@ done:
     if (ctx)
         a->free(ctx);
     return rc;
+}
+
+/* ---- backup ---- */
+
+static void
+print_snapshot(const char *feature, int version, int64_t created_at,
+               size_t count, bool current, bool valid, void *arg)
+{
+    char t[WR_TIME_BUF];
+    int *n = arg;
+
+    wr_time_format(created_at, t);
+    printf("%-10s v%06d  %s  %6zu items%s%s\n", feature, version,
+           created_at ? t : "?                   ", count,
+           current ? "  (current)" : "", valid ? "" : "  INVALID: checksum");
+    (*n)++;
+}
+
+int
+cli_backup(const struct config *cfg, int argc, char **argv)
+{
+    const struct provider_conf *pc = &cfg->providers[CONFIG_PROVIDER_LOCAL];
+    char *dir = NULL;
+    char err[256];
+    int n = 0, rc;
+
+    if (argc < 2 || strcmp(argv[1], "list") != 0 || argc != 2) {
+        fprintf(stderr,
+                "watchrelay: usage: backup list (restore comes with the "
+                "reconcile release)\n");
+        return 2;
+    }
+    dir = pc->present && pc->dir ? xstrdup(pc->dir)
+                                 : xasprintf("%s/local", cfg->state_dir);
+    rc = local_backup_list(dir, print_snapshot, &n, err, sizeof(err));
+    if (rc != 0)
+        fprintf(stderr, "watchrelay: cannot list %s: %s\n", dir, err);
+    else if (n == 0)
+        printf("no snapshots in %s\n", dir);
+    free(dir);
+    return rc == 0 ? 0 : 1;
 }

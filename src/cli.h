@@ -27,5 +27,6 @@ void cli_redis_close(struct cli_redis *cr);
  * returns the exit status. */
 int cli_dlq(const struct config *cfg, int argc, char **argv);
 int cli_auth(const struct config *cfg, int argc, char **argv);
+int cli_backup(const struct config *cfg, int argc, char **argv);
 
 #endif

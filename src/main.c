@@ -629,6 +629,19 @@ cmd_auth(const char *cfg_path, int argc, char **argv)
     return rc;
 }
 
+static int
+cmd_backup(const char *cfg_path, int argc, char **argv)
+{
+    struct config *cfg = load_config(cfg_path);
+    int rc;
+
+    if (cfg == NULL)
+        return 2;
+    rc = cli_backup(cfg, argc, argv);
+    config_free(cfg);
+    return rc;
+}
+
 static int cmd_help(const char *cfg_path, int argc, char **argv);
 
 static const struct cmd_entry cmd_table[] = {
@@ -639,6 +652,7 @@ static const struct cmd_entry cmd_table[] = {
     {"auth", "auth trakt|simkl", cmd_auth},
     {"dlq", "dlq list | dlq show ID | dlq replay ID|--all | dlq drop ID",
      cmd_dlq},
+    {"backup", "backup list", cmd_backup},
     {"help", "help", cmd_help},
     {NULL, NULL, NULL},
 };

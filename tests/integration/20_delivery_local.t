@@ -88,6 +88,14 @@ my $s = $t->status;
 is($s->{targets}{local}{health}, 'ok', 'status: local target healthy');
 is($s->{targets}{local}{dead}, 0, 'status: nothing dead-lettered');
 cmp_ok($s->{router}{events}, '>=', 8, 'status: the router counts events');
+{
+    my $bin = WRTest::bin();
+    my $cfg = "$t->{dir}/watchrelay.json";
+    my $out = `$bin -c $cfg backup list 2>&1`;
+    is($? >> 8, 0, 'backup list exits 0');
+    like($out, qr/^history\s+v\d{6}\s+\S+\s+\d+ items\s+\(current\)/m, 'lists the current history snapshot');
+    like($out, qr/^ratings\s+v000001/m, 'and the ratings snapshot');
+}
 is($t->stop_daemon('TERM') >> 8, 0, 'stops cleanly');
 
 done_testing;
