@@ -25,25 +25,36 @@
 #define APPLIER_PAUSE_TTL_S   3600 /* a pause older than this is stale */
 #define APPLIER_STOP_LATE_S   600  /* a completion this late goes as history */
 #define APPLIER_EXCERPT       1024
-#define APPLIER_SETTLE_FIELDS 9
+#define APPLIER_SETTLE_FIELDS 10
 
 /*
  * Settle a unit: per operation (entry id, op id, outcome, op JSON, due ms
- * or failed_at, reason, attempts, status, excerpt): done sets the applied
- * marker, retry parks the operation in the retry set until due, dead
- * appends a dead letter; then the entry is acknowledged and deleted.
+ * or failed_at, reason, attempts, status, excerpt, item key): done sets the
+ * applied marker, retry parks the operation in the retry set until due and
+ * holds its item (later operations on it wait), wait parks one behind such
+ * a hold, dead appends a dead letter; done and dead release the item's
+ * hold; then the entry is acknowledged and deleted.
  */
 static const char settle_script[] =
     "local prefix, target, stream = ARGV[1], ARGV[2], ARGV[3]\n"
     "local n = tonumber(ARGV[4])\n"
     "for j = 0, n - 1 do\n"
-    "  local b = 5 + 9 * j\n"
+    "  local b = 5 + 10 * j\n"
     "  local eid, oid, outcome, js = ARGV[b], ARGV[b + 1], ARGV[b + 2], "
     "ARGV[b + 3]\n"
+    "  local bk = prefix .. 'block:' .. target .. ':' .. ARGV[b + 9]\n"
+    "  if outcome == 'done' or outcome == 'dead' then\n"
+    "    local bv = redis.call('GET', bk)\n"
+    "    if bv and string.sub(bv, -32) == oid then redis.call('DEL', bk) "
+    "end\n"
+    "  end\n"
     "  if outcome == 'done' then\n"
     "    redis.call('SET', prefix .. 'applied:' .. target .. ':' .. oid, "
     "'1', 'EX', 1209600)\n"
     "  elseif outcome == 'retry' then\n"
+    "    redis.call('ZADD', prefix .. 'retry:' .. target, ARGV[b + 4], js)\n"
+    "    redis.call('SET', bk, ARGV[b + 4] .. '|' .. oid, 'EX', 86400)\n"
+    "  elseif outcome == 'wait' then\n"
     "    redis.call('ZADD', prefix .. 'retry:' .. target, ARGV[b + 4], js)\n"
     "  elseif outcome == 'dead' then\n"
     "    redis.call('XADD', prefix .. 'dead', '*', 'event', js, 'target', "
@@ -57,6 +68,22 @@ static const char settle_script[] =
     "  end\n"
     "end\n"
     "return n\n";
+
+/*
+ * Before a batch: for each (op id, item key), whether the op was applied
+ * and which op (if any) holds the item while it waits for a retry, so that
+ * later operations on the item wait behind it (per-item order).
+ */
+static const char check_script[] =
+    "local prefix, target = ARGV[1], ARGV[2]\n"
+    "local out = {}\n"
+    "for i = 3, #ARGV, 2 do\n"
+    "  out[#out + 1] = redis.call('EXISTS', prefix .. 'applied:' .. target "
+    ".. ':' .. ARGV[i])\n"
+    "  out[#out + 1] = redis.call('GET', prefix .. 'block:' .. target .. "
+    "':' .. ARGV[i + 1]) or ''\n"
+    "end\n"
+    "return out\n";
 
 /* Move due retries back to the stream. KEYS: retry set, stream. */
 static const char move_script[] =
@@ -87,6 +114,7 @@ enum aop_state {
     AOP_RETRY,
     AOP_DEAD,
     AOP_EXPIRED, /* settled like done, counted apart */
+    AOP_WAIT,    /* parked behind an earlier operation on its item */
     AOP_DROP     /* unreadable: acknowledged without a marker */
 };
 
@@ -116,6 +144,7 @@ struct applier {
     struct fetch *f;
     struct ratelimit *rl;
     int settle;
+    int check;
     int move;
     int intent;
     bool group_ready;
@@ -223,6 +252,8 @@ state_name(enum aop_state s)
         return "dead";
     case AOP_EXPIRED:
         return "done";
+    case AOP_WAIT:
+        return "wait";
     default:
         return "drop";
     }
@@ -258,6 +289,9 @@ on_settled(const struct qreply *rep, void *arg)
         case AOP_EXPIRED:
             ap->stats.expired++;
             break;
+        case AOP_WAIT:
+            ap->stats.waited++;
+            break;
         default:
             break;
         }
@@ -286,7 +320,8 @@ settle_unit(struct applier *ap)
         struct aop *o = &ap->ops[i];
         char *js = NULL, *due = NULL;
 
-        if (o->state == AOP_RETRY || o->state == AOP_DEAD) {
+        if (o->state == AOP_RETRY || o->state == AOP_DEAD ||
+            o->state == AOP_WAIT) {
             struct json_object *j = op_to_json(&o->op);
             size_t len;
             const char *s = jsonu_str(j, &len);
@@ -294,7 +329,7 @@ settle_unit(struct applier *ap)
             js = xstrndup(s, len);
             json_object_put(j);
         }
-        if (o->state == AOP_RETRY) {
+        if (o->state == AOP_RETRY || o->state == AOP_WAIT) {
             due = xasprintf("%lld", (long long)o->due_ms);
         } else if (o->state == AOP_DEAD) {
             char t[WR_TIME_BUF];
@@ -313,6 +348,7 @@ settle_unit(struct applier *ap)
         owned[no++] = xasprintf("%d", o->status);
         argv[k++] = owned[no - 1];
         argv[k++] = o->excerpt ? o->excerpt : "";
+        argv[k++] = o->op.key ? o->op.key : "";
         if (js)
             owned[no++] = js;
         if (due)
@@ -938,23 +974,49 @@ static void
 on_applied_check(const struct qreply *rep, void *arg)
 {
     struct applier *ap = arg;
-    size_t w = 0;
+    struct aop *sorted;
+    size_t w = 0, n = ap->n_ops;
+    int64_t now = now_ms();
 
-    if (rep == NULL || rep->type != QREPLY_ARR || rep->n != ap->n_ops) {
+    if (rep == NULL || rep->type != QREPLY_ARR || rep->n != 2 * n) {
         hold_batch(ap, 1000);
         return;
     }
-    /* Already-applied operations are settled first (ack only). */
-    for (size_t i = 0; i < ap->n_ops; i++) {
-        if (rep->elem[i]->type == QREPLY_STR) {
-            struct aop tmp = ap->ops[w];
+    for (size_t i = 0; i < n; i++) {
+        const struct qreply *applied = rep->elem[2 * i];
+        const struct qreply *hold = rep->elem[2 * i + 1];
+        struct aop *o = &ap->ops[i];
 
-            ap->ops[w] = ap->ops[i];
-            ap->ops[i] = tmp;
-            ap->ops[w].state = AOP_DONE;
-            w++;
+        if (!o->valid)
+            continue;
+        if (applied->type == QREPLY_INT && applied->integer == 1) {
+            o->state = AOP_DONE;
+        } else if (hold->type == QREPLY_STR && hold->len > 33 &&
+                   strcmp(hold->str + hold->len - 32, o->op.id) != 0) {
+            /* Another operation on this item waits for a retry: wait
+             * behind it, in order, without using an attempt. */
+            int64_t due = 0;
+            const char *bar = strchr(hold->str, '|');
+
+            if (bar != NULL)
+                parse_i64n(hold->str, (size_t)(bar - hold->str), 0, INT64_MAX,
+                           &due);
+            o->state = AOP_WAIT;
+            o->due_ms = (due > now ? due : now) + 1 + (int64_t)i;
+            snprintf(o->reason, sizeof(o->reason),
+                     "waiting behind an earlier operation on this item");
         }
     }
+    /* Stable partition: settled ones first, the rest in stream order. */
+    sorted = xcalloc(n ? n : 1, sizeof(*sorted));
+    for (size_t i = 0; i < n; i++)
+        if (ap->ops[i].state == AOP_DONE || ap->ops[i].state == AOP_WAIT)
+            sorted[w++] = ap->ops[i];
+    for (size_t i = 0, k = w; i < n; i++)
+        if (!(ap->ops[i].state == AOP_DONE || ap->ops[i].state == AOP_WAIT))
+            sorted[k++] = ap->ops[i];
+    free(ap->ops);
+    ap->ops = sorted;
     ap->u0 = 0;
     if (w > 0) {
         ap->u1 = w;
@@ -967,21 +1029,19 @@ on_applied_check(const struct qreply *rep, void *arg)
 static void
 check_applied(struct applier *ap)
 {
-    const char **argv = xcalloc(ap->n_ops + 1, sizeof(char *));
-    char **owned = xcalloc(ap->n_ops, sizeof(char *));
+    size_t argc = 2 + 2 * ap->n_ops;
+    const char **argv = xcalloc(argc, sizeof(char *));
 
-    argv[0] = "MGET";
+    argv[0] = ap->prefix;
+    argv[1] = ap->target;
     for (size_t i = 0; i < ap->n_ops; i++) {
-        owned[i] = xasprintf("%sapplied:%s:%s", ap->prefix, ap->target,
-                             ap->ops[i].valid ? ap->ops[i].op.id : "-");
-        argv[i + 1] = owned[i];
+        argv[2 + 2 * i] = ap->ops[i].valid ? ap->ops[i].op.id : "-";
+        argv[3 + 2 * i] =
+            ap->ops[i].valid && ap->ops[i].op.key ? ap->ops[i].op.key : "-";
     }
-    if (queue_cmd(ap->cq, on_applied_check, ap, (int)ap->n_ops + 1, argv,
-                  NULL) != 0)
+    if (queue_eval(ap->cq, ap->check, on_applied_check, ap, 0, (int)argc, argv,
+                   NULL) != 0)
         hold_batch(ap, 1000);
-    for (size_t i = 0; i < ap->n_ops; i++)
-        free(owned[i]);
-    free(owned);
     free(argv);
 }
 
@@ -1216,14 +1276,15 @@ applier_new(struct event_base *base, const struct config *cfg,
         ap->rl = ratelimit_new(cmdq, a->name, &lim);
     }
     ap->settle = queue_script_add(cmdq, settle_script);
+    ap->check = queue_script_add(cmdq, check_script);
     ap->move = queue_script_add(cmdq, move_script);
     ap->intent = queue_script_add(cmdq, intent_script);
     ap->resume_ev = evtimer_new(base, on_resume, ap);
     ap->send_ev = evtimer_new(base, on_send_timer, ap);
     ap->move_ev = event_new(base, -1, EV_PERSIST, on_move_timer, ap);
-    if (ap->rl == NULL || ap->settle < 0 || ap->move < 0 || ap->intent < 0 ||
-        ap->resume_ev == NULL || ap->send_ev == NULL || ap->move_ev == NULL ||
-        event_add(ap->move_ev, &sec) != 0) {
+    if (ap->rl == NULL || ap->settle < 0 || ap->check < 0 || ap->move < 0 ||
+        ap->intent < 0 || ap->resume_ev == NULL || ap->send_ev == NULL ||
+        ap->move_ev == NULL || event_add(ap->move_ev, &sec) != 0) {
         snprintf(err, errlen, "cannot set up the %s applier", a->name);
         goto fail;
     }

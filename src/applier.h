@@ -43,6 +43,7 @@ struct applier_stats {
     unsigned long long retried;
     unsigned long long dead;
     unsigned long long expired;
+    unsigned long long waited; /* parked behind a retry on the same item */
     char last_error[256];
     int64_t paused_until; /* epoch seconds, 0 */
 };

@@ -236,6 +236,8 @@ dispatch_status(const struct dispatch *d, struct json_object *out)
                                json_object_new_int64((int64_t)st.dead));
         json_object_object_add(t, "expired",
                                json_object_new_int64((int64_t)st.expired));
+        json_object_object_add(t, "waited",
+                               json_object_new_int64((int64_t)st.waited));
         if (st.last_error[0])
             json_object_object_add(t, "last_error",
                                    json_object_new_string(st.last_error));

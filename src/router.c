@@ -24,6 +24,7 @@
 #define ROUTER_CLAIM_IDLE_MS "120000"
 #define ROUTER_CLAIM_EVERY_S 30
 #define ROUTER_MAX_CONFLICT  8
+#define ROUTER_POISON_AFTER  10
 #define ROUTER_FINISH_TTL    "180"    /* G7 duplicate_finish_s */
 #define ROUTER_SESSION_TTL   "172800" /* 48 h */
 #define ROUTER_ROUTED_TTL    "1209600"
@@ -112,6 +113,7 @@ struct router {
     bool ev_valid;
     char *sess_key;
     int conflicts;
+    int poison; /* failed tries of the entry in hand */
     struct router_stats stats;
 };
 
@@ -177,6 +179,7 @@ on_acked(const struct qreply *rep, void *arg)
         return;
     }
     event_done(r);
+    r->poison = 0;
     r->cursor++;
     process_next(r);
 }
@@ -451,6 +454,43 @@ av_free(struct argv_buf *a)
 
 static void on_routed(const struct qreply *rep, void *arg);
 
+static void
+on_dead_lettered(const struct qreply *rep, void *arg)
+{
+    struct router *r = arg;
+
+    if (rep == NULL || rep->type == QREPLY_ERR) {
+        retry_later(r);
+        return;
+    }
+    r->stats.bad++;
+    ack_current(r);
+}
+
+/* Give up on the event in hand: a dead letter (target "router"), then ack. */
+static void
+dead_letter(struct router *r, const char *why)
+{
+    struct router_entry *e = &r->entries[r->cursor];
+    char *key = xasprintf("%sdead", r->prefix);
+    char *reason =
+        xasprintf("poison: the router failed %d times: %.200s", r->poison, why);
+    char when[WR_TIME_BUF], att[16];
+    const char *argv[] = {
+        "XADD",   key,         "*",      "event", e->json ? e->json : "",
+        "target", "router",    "reason", reason,  "attempts",
+        att,      "failed_at", when};
+
+    wr_time_format(wr_now(), when);
+    snprintf(att, sizeof(att), "%d", r->poison);
+    log_error("msg=\"poison event dead-lettered\" entry=%s reason=\"%s\"",
+              e->id, reason);
+    if (queue_cmd(r->cq, on_dead_lettered, r, 13, argv, NULL) != 0)
+        retry_later(r);
+    free(key);
+    free(reason);
+}
+
 /*
  * Route the event in hand: session (may be NULL: not a scrobble), its
  * version, the decision.
@@ -562,9 +602,16 @@ on_routed(const struct qreply *rep, void *arg)
 
     if (rep == NULL || rep->type != QREPLY_ARR || rep->n < 3 ||
         rep->elem[0]->type != QREPLY_STR) {
-        if (rep != NULL && rep->type == QREPLY_ERR)
+        if (rep != NULL && rep->type == QREPLY_ERR) {
             log_error("msg=\"routing script failed\" error=\"%.200s\"",
                       rep->str);
+            /* Redis answered, and refused this event: after
+             * ROUTER_POISON_AFTER tries it is a poison event. */
+            if (++r->poison >= ROUTER_POISON_AFTER) {
+                dead_letter(r, rep->str);
+                return;
+            }
+        }
         retry_later(r);
         return;
     }

@@ -150,6 +150,36 @@ sub markplayed {
     unlike($t->daemon_log, qr/\Q$tok->{access_token}\E/, 'tokens never logged');
 }
 
+# 8. Per-item order survives a retry: a rating that fails and waits for its
+#    retry holds the item, and a later rating of the same movie waits
+#    behind it, so the newer value is the one that stays.
+sub plex_rate {
+    my ($rating, $at) = @_;
+    my $b = '------------------------d74496d66958873e';
+    my $json = sprintf('{"rating":%s,"event":"media.rate","user":true,"owner":true,'
+        . '"Account":{"id":48213377,"title":"dana"},'
+        . '"Server":{"title":"nas","uuid":"9b2e6f3c1d0a47e88c5b7a21f4d39e6c0b8a1f72"},'
+        . '"Player":{"local":true,"title":"TV","uuid":"p1"},'
+        . '"Metadata":{"librarySectionType":"movie","ratingKey":"777","type":"movie",'
+        . '"title":"The Matrix","year":1999,"userRating":%s,"lastRatedAt":%d,'
+        . '"Guid":[{"id":"tmdb://603"}]}}', $rating, $rating, $at);
+    return $t->post($t->hook_path('plex'),
+        "--$b\r\nContent-Disposition: form-data; name=\"payload\"\r\n\r\n$json\r\n--$b--\r\n",
+        'Content-Type' => "multipart/form-data; boundary=$b");
+}
+{
+    $t->fake('POST', '/_fake/faults',
+        { provider => 'trakt', method => 'POST', path => '/sync/ratings', status => 503, count => 1 });
+    is(plex_rate(6, time - 5)->{status}, 200, 'first rating (6) accepted');
+    ok($t->wait_for(sub { ($t->redis('ZCARD', 'wr:retry:trakt') // 0) == 1 }, 20),
+        'it failed once and waits for its retry');
+    is(plex_rate(10, time)->{status}, 200, 'second rating (10) accepted');
+    ok($t->wait_delivered(40), 'both settled') or diag $t->daemon_log;
+    my ($r) = grep { ($_->{movie}{ids}{tmdb} // 0) == 603 } values %{ state()->{ratings} };
+    is($r->{rating}, 10, 'the later rating is the one Trakt keeps') or diag explain state()->{ratings};
+    cmp_ok($t->status->{targets}{trakt}{waited}, '>=', 1, 'the later one waited behind the retry');
+}
+
 my $s = $t->status;
 is($s->{targets}{trakt}{health}, 'ok', 'status: trakt healthy');
 is($t->stop_daemon('TERM') >> 8, 0, 'stops cleanly');
