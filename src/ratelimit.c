@@ -142,7 +142,9 @@ ratelimit_penalize(struct ratelimit *rl, enum http_class cls, int64_t ms)
 
     if (ms <= 0)
         return;
-    snprintf(v, sizeof(v), "%lld", (long long)ms);
+    /* Retry-After counts from when the provider sent it; ours from when it
+     * arrived, by another clock: a margin keeps us from being a hair early. */
+    snprintf(v, sizeof(v), "%lld", (long long)(ms + RATELIMIT_MARGIN_MS));
     argv[0] = rl->keys[cls];
     argv[1] = v;
     if (queue_eval(rl->q, rl->penalize, on_penalized, NULL, 1, 2, argv, NULL) !=
