@@ -567,6 +567,25 @@ syncapi_reply_message(const struct syncapi_secrets *sec,
     free(clean);
 }
 
+/* The value of header name for a reason: redacted, escaped and short (an
+ * untrusted string, STYLE.md 29); def when the header is absent. */
+static void
+header_text(const struct syncapi_secrets *sec, const struct http_response *resp,
+            const char *name, const char *def, char *out, size_t outlen)
+{
+    const char *v = http_response_header(resp, name);
+    char *clean;
+    size_t len;
+
+    if (v == NULL) {
+        snprintf(out, outlen, "%s", def);
+        return;
+    }
+    clean = redact(sec, v, strlen(v), &len);
+    str_escape(clean, len, out, outlen);
+    free(clean);
+}
+
 int64_t
 syncapi_retry_after_ms(const struct http_response *resp)
 {
@@ -774,8 +793,7 @@ syncapi_classify(const struct syncapi_dialect *d,
 {
     long st = resp->status;
     enum op_kind kind;
-    char msg[MESSAGE_MAX], reason[256], what[200];
-    const char *h, *h2;
+    char msg[MESSAGE_MAX], reason[256], what[200], h[32], h2[32];
     int64_t ms;
 
     set_all(results, n, ADAPTER_DONE, 0, "");
@@ -834,12 +852,12 @@ syncapi_classify(const struct syncapi_dialect *d,
                  d->label, msg);
         set_all(results, n, ADAPTER_PAUSE, 0, reason);
     } else if (st == 423) {
-        h = http_response_header(resp, "X-Account-Locked");
-        h2 = http_response_header(resp, "X-Account-Deactivated");
+        header_text(sec, resp, "X-Account-Locked", "?", h, sizeof(h));
+        header_text(sec, resp, "X-Account-Deactivated", "?", h2, sizeof(h2));
         snprintf(reason, sizeof(reason),
                  "account_locked: the %s account is locked or deactivated "
-                 "(423; locked=%.16s, deactivated=%.16s)",
-                 d->label, h ? h : "?", h2 ? h2 : "?");
+                 "(423; locked=%s, deactivated=%s)",
+                 d->label, h, h2);
         set_all(results, n, ADAPTER_PAUSE, 0, reason);
     } else if (st == 412 && d->pause_on_412) {
         snprintf(reason, sizeof(reason),
@@ -851,11 +869,11 @@ syncapi_classify(const struct syncapi_dialect *d,
         snprintf(reason, sizeof(reason), "invalid: %s", msg);
         set_all(results, n, ADAPTER_PERMANENT, 0, reason);
     } else if (st == 420) {
-        h = http_response_header(resp, "X-Account-Limit");
+        header_text(sec, resp, "X-Account-Limit", "unknown", h, sizeof(h));
         snprintf(reason, sizeof(reason),
                  "account_limit: %s account limit reached "
-                 "(X-Account-Limit: %.24s); upgrade or remove items",
-                 d->label, h ? h : "unknown");
+                 "(X-Account-Limit: %s); upgrade or remove items",
+                 d->label, h);
         set_all(results, n, ADAPTER_PERMANENT, 0, reason);
     } else if (st == 426) {
         snprintf(reason, sizeof(reason),

@@ -634,6 +634,9 @@ transmit(struct applier *ap)
     }
     log_debug("msg=send target=%s method=%s ops=%zu kind=%s", ap->target,
               http_method_name(req.method), n, op_kind_name(ops[0]->kind));
+    /* The next write waits a full interval from this actual send, however
+     * late the loop got to it. */
+    ratelimit_sent(ap->rl, req.rate_class);
     if (fetch_submit(ap->f, &req, on_fetched, ap) != 0) {
         http_request_release(&req);
         resume_after(ap, 1000);

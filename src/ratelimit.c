@@ -134,23 +134,37 @@ on_penalized(const struct qreply *rep, void *arg)
     (void)arg;
 }
 
-void
-ratelimit_penalize(struct ratelimit *rl, enum http_class cls, int64_t ms)
+/* Nothing of class cls before ms from now (by Redis's clock). */
+static void
+push_back(struct ratelimit *rl, enum http_class cls, int64_t ms)
 {
     char v[32];
     const char *argv[2];
 
     if (ms <= 0)
         return;
-    /* Retry-After counts from when the provider sent it; ours from when it
-     * arrived, by another clock: a margin keeps us from being a hair early. */
-    snprintf(v, sizeof(v), "%lld", (long long)(ms + RATELIMIT_MARGIN_MS));
+    snprintf(v, sizeof(v), "%lld", (long long)ms);
     argv[0] = rl->keys[cls];
     argv[1] = v;
     if (queue_eval(rl->q, rl->penalize, on_penalized, NULL, 1, 2, argv, NULL) !=
         0)
-        log_warn("msg=\"cannot record a rate-limit penalty\" ms=%lld",
+        log_warn("msg=\"cannot record a rate-limit delay\" ms=%lld",
                  (long long)ms);
+}
+
+void
+ratelimit_penalize(struct ratelimit *rl, enum http_class cls, int64_t ms)
+{
+    /* Retry-After counts from when the provider sent it; ours from when it
+     * arrived, by another clock: a margin keeps us from being a hair early. */
+    if (ms > 0)
+        push_back(rl, cls, ms + RATELIMIT_MARGIN_MS);
+}
+
+void
+ratelimit_sent(struct ratelimit *rl, enum http_class cls)
+{
+    push_back(rl, cls, rl->interval_ms[cls]);
 }
 
 int64_t

@@ -28,6 +28,9 @@ int ratelimit_reserve(struct ratelimit *rl, enum http_class cls,
                       ratelimit_cb cb, void *arg);
 /* Nothing of class cls leaves before ms from now (429, Retry-After). */
 void ratelimit_penalize(struct ratelimit *rl, enum http_class cls, int64_t ms);
+/* A request of class cls left just now: the next one waits a full
+ * interval from here, however late this one went. */
+void ratelimit_sent(struct ratelimit *rl, enum http_class cls);
 /* The spacing of a class in ms (0 = unpaced). */
 int64_t ratelimit_interval_ms(const struct ratelimit *rl, enum http_class cls);
 
