@@ -535,7 +535,7 @@ simkl_auth_parse(void *ctx, bool start, const struct http_response *resp,
     if (start) {
         if ((result != NULL && strcmp(result, "OK") != 0) ||
             jget_str(o, "user_code", &v) != 0 || v[0] == '\0') {
-            str_escape(message, strlen(message), msg, sizeof(msg));
+            syncapi_reply_message(&sec, resp, msg, sizeof(msg));
             out->state = ADAPTER_AUTH_FAILED;
             snprintf(out->message, sizeof(out->message),
                      "SIMKL did not give a code: %s", msg);

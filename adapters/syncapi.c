@@ -519,6 +519,24 @@ redact(const struct syncapi_secrets *sec, const char *s, size_t len,
     return b.data;
 }
 
+/* Redact escaped text in place, keeping it within outlen: an escape's last
+ * hex digit ("\xNf") next to the rest of a secret spells it out again. */
+static void
+redact_escaped(const struct syncapi_secrets *sec, char *out, size_t outlen)
+{
+    char *r;
+    size_t len;
+
+    if (outlen == 0)
+        return;
+    r = redact(sec, out, strlen(out), &len);
+    if (len >= outlen)
+        len = outlen - 1;
+    memcpy(out, r, len);
+    out[len] = '\0';
+    free(r);
+}
+
 void
 syncapi_reply_message(const struct syncapi_secrets *sec,
                       const struct http_response *resp, char *out,
@@ -560,6 +578,7 @@ syncapi_reply_message(const struct syncapi_secrets *sec,
         clean_len = RAW_MAX;
     str_escape(clean, clean_len, out,
                outlen < MESSAGE_MAX ? outlen : MESSAGE_MAX);
+    redact_escaped(sec, out, outlen < MESSAGE_MAX ? outlen : MESSAGE_MAX);
     if (o != NULL)
         json_object_put(o);
     explicit_bzero(raw, len);
@@ -583,6 +602,7 @@ header_text(const struct syncapi_secrets *sec, const struct http_response *resp,
     }
     clean = redact(sec, v, strlen(v), &len);
     str_escape(clean, len, out, outlen);
+    redact_escaped(sec, out, outlen);
     free(clean);
 }
 

@@ -54,6 +54,45 @@ struct adapter_limits {
     int read_window_s;
 };
 
+/*
+ * Reads for delta sync and reconcile (SYNC.md 5, 6). A feature's present
+ * state is read page by page into adapter_entry rows; the provider's cheap
+ * change signal ("activities") gives a checkpoint per feature; a delta read
+ * returns only what changed since a watermark. Every read is a request the
+ * adapter builds and a reply it parses, like writes.
+ */
+enum adapter_feature {
+    ADAPTER_WATCHLIST,
+    ADAPTER_HISTORY,
+    ADAPTER_RATINGS,
+    ADAPTER_PROGRESS,
+    ADAPTER_PLAYLISTS,
+    ADAPTER_FEATURE_MAX
+};
+
+/* One row of a snapshot or a delta: an item and its state. */
+struct adapter_entry {
+    struct item item;
+    int64_t watched_at; /* history: one row per play */
+    int rating;         /* ratings: canonical 1-10 */
+    int64_t rated_at;
+    int64_t listed_at; /* watchlist, playlists */
+    double progress;   /* progress, 0-100; -1 none */
+    int position;      /* playlists: order, -1 none */
+    char *list;        /* playlists: the list's id (owned) */
+    bool removed;      /* delta rows: the item left the feature */
+};
+
+/* A page of rows, and where the next page starts (cursor owned, NULL when
+ * this was the last page). */
+struct adapter_page {
+    struct adapter_entry *rows; /* owned */
+    size_t n;
+    char *next_cursor;
+};
+
+void adapter_page_release(struct adapter_page *p);
+
 /* Device-code / PIN authorization (`watchrelay auth <provider>`). */
 enum adapter_auth_state {
     ADAPTER_AUTH_SHOW_CODE, /* start replied: show user_code, then poll */
@@ -144,6 +183,36 @@ struct adapter_ops {
                      struct http_request *req, char *err, size_t errlen);
     int (*auth_parse)(void *ctx, bool start, const struct http_response *resp,
                       struct adapter_auth *out);
+
+    /*
+     * Reads (delta sync, reconcile; NULL where a provider has none).
+     * features: ADAPTER_* bits the provider can be read for.
+     * build_index/parse_index: one page of a feature's present state
+     * (cursor NULL for the first page). build_activities/parse_activities:
+     * the provider's change checkpoint of each feature (epoch seconds, 0
+     * when unknown; a changed value means "read"). build_delta/parse_delta:
+     * the rows changed since the watermark `since` (a page at a time).
+     */
+    unsigned features;
+    int (*build_index)(void *ctx, enum adapter_feature f, const char *cursor,
+                       struct http_request *req, char *err, size_t errlen);
+    int (*parse_index)(void *ctx, enum adapter_feature f,
+                       const struct http_response *resp,
+                       struct adapter_page *out, char *err, size_t errlen);
+    int (*build_activities)(void *ctx, struct http_request *req, char *err,
+                            size_t errlen);
+    int (*parse_activities)(void *ctx, const struct http_response *resp,
+                            int64_t checkpoints[ADAPTER_FEATURE_MAX], char *err,
+                            size_t errlen);
+    int (*build_delta)(void *ctx, enum adapter_feature f, int64_t since,
+                       const char *cursor, struct http_request *req, char *err,
+                       size_t errlen);
+    int (*parse_delta)(void *ctx, enum adapter_feature f,
+                       const struct http_response *resp,
+                       struct adapter_page *out, char *err, size_t errlen);
+    /* Stores (local) read their snapshot directly. */
+    int (*read_index)(void *ctx, enum adapter_feature f,
+                      struct adapter_page *out, char *err, size_t errlen);
 
     /* Stores (local): apply directly, filling results[n]. NULL for HTTP. */
     int (*apply)(void *ctx, const struct op *const *ops, size_t n,

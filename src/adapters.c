@@ -58,3 +58,17 @@ adapter_auth_release(struct adapter_auth *a)
     adapter_tokens_release(&a->tokens);
     memset(a, 0, sizeof(*a));
 }
+
+void
+adapter_page_release(struct adapter_page *p)
+{
+    if (p == NULL)
+        return;
+    for (size_t i = 0; i < p->n; i++) {
+        item_release(&p->rows[i].item);
+        free(p->rows[i].list);
+    }
+    free(p->rows);
+    free(p->next_cursor);
+    memset(p, 0, sizeof(*p));
+}

@@ -16,16 +16,19 @@
 #include "ratelimit.h"
 #include "util.h"
 
-#define APPLIER_GROUP         "applier"
-#define APPLIER_BLOCK_MS      "1000"
-#define APPLIER_MAX_ATTEMPTS  12
-#define APPLIER_CIRCUIT_AFTER 5
-#define APPLIER_PAUSE_S       300
-#define APPLIER_START_TTL_S   300  /* a start older than this is stale */
-#define APPLIER_PAUSE_TTL_S   3600 /* a pause older than this is stale */
-#define APPLIER_STOP_LATE_S   600  /* a completion this late goes as history */
-#define APPLIER_EXCERPT       1024
-#define APPLIER_SETTLE_FIELDS 10
+#define APPLIER_GROUP              "applier"
+#define APPLIER_BLOCK_MS           "1000"
+#define APPLIER_MAX_ATTEMPTS       12
+#define APPLIER_CIRCUIT_AFTER      5
+#define APPLIER_PAUSE_S            300
+#define APPLIER_START_TTL_S        300  /* a start older than this is stale */
+#define APPLIER_PAUSE_TTL_S        3600 /* a pause older than this is stale */
+#define APPLIER_STOP_LATE_S        600 /* a completion this late goes as history */
+#define APPLIER_EXCERPT            1024
+#define APPLIER_SETTLE_FIELDS      10
+#define APPLIER_MIN_CHUNK          10
+#define APPLIER_LEASE_MS           "30000"
+#define APPLIER_QUOTA_PAUSE_MAX_MS 30000
 
 /*
  * Settle a unit: per operation (entry id, op id, outcome, op JSON, due ms
@@ -84,6 +87,22 @@ static const char check_script[] =
     "':' .. ARGV[i + 1]) or ''\n"
     "end\n"
     "return out\n";
+
+/*
+ * The target's lease (SYNC.md 4.2): one applier at a time writes to a
+ * target. KEYS[1] the lease, ARGV[1] our consumer name, ARGV[2] the TTL in
+ * ms. Takes a free lease or renews ours; 1 if we hold it, else 0.
+ */
+static const char lease_script[] =
+    "local v = redis.call('GET', KEYS[1])\n"
+    "if not v then\n"
+    "  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"
+    "  return 1\n"
+    "elseif v == ARGV[1] then\n"
+    "  redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"
+    "  return 1\n"
+    "end\n"
+    "return 0\n";
 
 /* Move due retries back to the stream. KEYS: retry set, stream. */
 static const char move_script[] =
@@ -145,6 +164,10 @@ struct applier {
     struct ratelimit *rl;
     int settle;
     int check;
+    int lease;
+    bool leased;        /* we hold the target's lease */
+    bool lease_pending; /* a lease request is in flight */
+    char *lease_key;
     int move;
     int intent;
     bool group_ready;
@@ -162,6 +185,8 @@ struct applier {
     bool refreshed;
     int consecutive;
     unsigned ticks;
+    size_t chunk;           /* items per request now (halved by 429s) */
+    int64_t quota_pause_ms; /* extra pause while a quota runs low */
     int64_t paused_until_ms;
     struct applier_stats stats;
 };
@@ -492,6 +517,12 @@ judge_unit(struct applier *ap, const struct adapter_result *res, int status,
         ratelimit_penalize(ap->rl, HTTP_CLASS_WRITE, rate_ms);
         snprintf(ap->stats.last_error, sizeof(ap->stats.last_error),
                  "429 rate limited");
+        /* SYNC.md 8: after a 429 the chunk halves for the run (min 10);
+         * the unit in hand shrinks too when it is larger. */
+        ap->chunk = ap->chunk / 2 < APPLIER_MIN_CHUNK ? APPLIER_MIN_CHUNK
+                                                      : ap->chunk / 2;
+        if (ap->u1 - ap->u0 > ap->chunk)
+            ap->u1 = ap->u0 + ap->chunk;
         resume_after(ap, 0); /* the reserve waits for the penalty */
         return;
     }
@@ -573,6 +604,52 @@ judge_unit(struct applier *ap, const struct adapter_result *res, int status,
     settle_unit(ap);
 }
 
+/*
+ * SYNC.md 8: when X-RateLimit-Remaining falls below 10 % of the limit (or
+ * 10), the pause between requests grows by 1 s a request up to 30 s, and
+ * returns to the base pace above 50 %. An exhausted quota with a reset time
+ * waits for the reset.
+ */
+static void
+watch_quota(struct applier *ap, const struct http_response *resp)
+{
+    const char *rem = http_response_header(resp, "X-RateLimit-Remaining");
+    const char *lim = http_response_header(resp, "X-RateLimit-Limit");
+    const char *rst = http_response_header(resp, "X-RateLimit-Reset");
+    int64_t remaining, limit, reset, low;
+
+    if (rem == NULL || parse_i64(rem, 0, INT64_MAX, &remaining) != 0)
+        return;
+    if (lim == NULL || parse_i64(lim, 1, INT64_MAX, &limit) != 0)
+        limit = 0;
+    low = limit / 10 > 10 ? limit / 10 : 10;
+    if (remaining == 0 && rst != NULL &&
+        parse_i64(rst, 0, INT64_MAX, &reset) == 0) {
+        /* Epoch seconds, or seconds from now. */
+        int64_t wait_s = reset > 1000000000 ? reset - wr_now() : reset;
+
+        if (wait_s > 0 && wait_s < 86400) {
+            log_warn("msg=\"quota exhausted\" target=%s wait_s=%lld",
+                     ap->target, (long long)wait_s);
+            ratelimit_penalize(ap->rl, HTTP_CLASS_WRITE, wait_s * 1000);
+            ratelimit_penalize(ap->rl, HTTP_CLASS_READ, wait_s * 1000);
+        }
+        return;
+    }
+    if (remaining < low) {
+        ap->quota_pause_ms += 1000;
+        if (ap->quota_pause_ms > APPLIER_QUOTA_PAUSE_MAX_MS)
+            ap->quota_pause_ms = APPLIER_QUOTA_PAUSE_MAX_MS;
+        log_info("msg=\"quota running low, slowing down\" target=%s "
+                 "remaining=%lld pause_ms=%lld",
+                 ap->target, (long long)remaining,
+                 (long long)ap->quota_pause_ms);
+        ratelimit_penalize(ap->rl, HTTP_CLASS_WRITE, ap->quota_pause_ms);
+    } else if (limit > 0 && remaining > limit / 2) {
+        ap->quota_pause_ms = 0;
+    }
+}
+
 static void
 on_fetched(const struct http_response *resp, void *arg)
 {
@@ -590,6 +667,7 @@ on_fetched(const struct http_response *resp, void *arg)
         free(res);
         return;
     }
+    watch_quota(ap, resp);
     ap->a->classify(ap->ctx, ops, n, resp, res);
     log_debug("msg=\"reply\" target=%s status=%ld ops=%zu verdict=%s",
               ap->target, resp->status, n,
@@ -955,6 +1033,9 @@ next_unit(struct applier *ap)
     if (ap->a->batch_kinds & OP_BIT(ap->ops[ap->u0].op.kind)) {
         size_t max = ap->a->max_batch ? ap->a->max_batch : 1;
 
+        if (ap->chunk > 0 && ap->chunk < max)
+            max = ap->chunk;
+
         for (; j < ap->n_ops && j - ap->u0 < max; j++) {
             struct aop *o = &ap->ops[j];
             bool dup = false;
@@ -1125,6 +1206,41 @@ on_group(const struct qreply *rep, void *arg)
 }
 
 static void
+on_lease(const struct qreply *rep, void *arg)
+{
+    struct applier *ap = arg;
+    bool had = ap->leased;
+
+    ap->lease_pending = false;
+    if (rep == NULL || rep->type != QREPLY_INT) {
+        ap->leased = false;
+    } else {
+        ap->leased = rep->integer == 1;
+    }
+    if (ap->leased && !had)
+        log_info("msg=\"target lease taken\" target=%s", ap->target);
+    else if (!ap->leased && had)
+        log_warn("msg=\"target lease lost: another applier writes to %s\"",
+                 ap->target);
+    if (ap->leased && !had)
+        read_next(ap);
+}
+
+/* Take or renew the lease; 0 when the request was sent. */
+static int
+lease_renew(struct applier *ap)
+{
+    const char *argv[] = {ap->lease_key, ap->consumer, APPLIER_LEASE_MS};
+
+    if (ap->lease_pending)
+        return 0;
+    if (queue_eval(ap->cq, ap->lease, on_lease, ap, 1, 3, argv, NULL) != 0)
+        return -1;
+    ap->lease_pending = true;
+    return 0;
+}
+
+static void
 read_next(struct applier *ap)
 {
     char count[24];
@@ -1133,6 +1249,13 @@ read_next(struct applier *ap)
         return;
     if (queue_state(ap->rq) != QUEUE_UP)
         return;
+    if (!ap->leased) {
+        /* Another process writes to this target: ask again each second
+         * (the move timer renews; on_lease resumes us). */
+        if (lease_renew(ap) != 0)
+            resume_after(ap, 1000);
+        return;
+    }
     if (ap->paused_until_ms > now_ms()) {
         resume_after(ap, ap->paused_until_ms - now_ms());
         return;
@@ -1200,6 +1323,7 @@ on_move_timer(evutil_socket_t fd, short what, void *arg)
     (void)what;
     if (ap->stopping || queue_state(ap->cq) != QUEUE_UP)
         return;
+    lease_renew(ap);
     /* Every 30 s: reclaim what a dead consumer left pending for 120 s. */
     if (++ap->ticks % 30 == 0 && ap->group_ready) {
         const char *cl[] = {"XAUTOCLAIM", ap->stream, APPLIER_GROUP,
@@ -1255,6 +1379,7 @@ applier_new(struct event_base *base, const struct config *cfg,
     ap->consumer = xstrdup(consumer);
     ap->read_pending = true;
     ap->stats.target = ap->target;
+    ap->chunk = a->max_batch;
     rc = authstore_load(cfg->state_dir, a->name, &saved, aerr, sizeof(aerr));
     if (rc < 0)
         log_warn("msg=\"saved tokens unreadable, using the config\" "
@@ -1280,14 +1405,17 @@ applier_new(struct event_base *base, const struct config *cfg,
     }
     ap->settle = queue_script_add(cmdq, settle_script);
     ap->check = queue_script_add(cmdq, check_script);
+    ap->lease = queue_script_add(cmdq, lease_script);
+    ap->lease_key = xasprintf("%slease:%s", cfg->key_prefix, a->name);
     ap->move = queue_script_add(cmdq, move_script);
     ap->intent = queue_script_add(cmdq, intent_script);
     ap->resume_ev = evtimer_new(base, on_resume, ap);
     ap->send_ev = evtimer_new(base, on_send_timer, ap);
     ap->move_ev = event_new(base, -1, EV_PERSIST, on_move_timer, ap);
-    if (ap->rl == NULL || ap->settle < 0 || ap->check < 0 || ap->move < 0 ||
-        ap->intent < 0 || ap->resume_ev == NULL || ap->send_ev == NULL ||
-        ap->move_ev == NULL || event_add(ap->move_ev, &sec) != 0) {
+    if (ap->rl == NULL || ap->settle < 0 || ap->check < 0 || ap->lease < 0 ||
+        ap->move < 0 || ap->intent < 0 || ap->resume_ev == NULL ||
+        ap->send_ev == NULL || ap->move_ev == NULL ||
+        event_add(ap->move_ev, &sec) != 0) {
         snprintf(err, errlen, "cannot set up the %s applier", a->name);
         goto fail;
     }
@@ -1326,6 +1454,10 @@ void
 applier_get_stats(const struct applier *ap, struct applier_stats *out)
 {
     *out = ap->stats;
+    out->write_interval_ms =
+        (long long)ratelimit_interval_ms(ap->rl, HTTP_CLASS_WRITE);
+    out->quota_pause_ms = (long long)ap->quota_pause_ms;
+    out->chunk = ap->chunk;
     out->health = ap->paused_until_ms > now_ms()             ? "paused"
                   : ap->consecutive >= APPLIER_CIRCUIT_AFTER ? "circuit open"
                   : ap->consecutive > 0                      ? "backing off"
@@ -1353,5 +1485,6 @@ applier_free(struct applier *ap)
     free(ap->prefix);
     free(ap->stream);
     free(ap->consumer);
+    free(ap->lease_key);
     free(ap);
 }

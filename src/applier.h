@@ -43,7 +43,10 @@ struct applier_stats {
     unsigned long long retried;
     unsigned long long dead;
     unsigned long long expired;
-    unsigned long long waited; /* parked behind a retry on the same item */
+    unsigned long long waited;   /* parked behind a retry on the same item */
+    long long write_interval_ms; /* pacing of writes (0: unpaced) */
+    long long quota_pause_ms;    /* extra pause while a quota runs low */
+    size_t chunk;                /* items per batched request now */
     char last_error[256];
     int64_t paused_until; /* epoch seconds, 0 */
 };

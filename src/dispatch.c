@@ -238,6 +238,19 @@ dispatch_status(const struct dispatch *d, struct json_object *out)
                                json_object_new_int64((int64_t)st.expired));
         json_object_object_add(t, "waited",
                                json_object_new_int64((int64_t)st.waited));
+        {
+            struct json_object *rl = json_object_new_object();
+
+            json_object_object_add(
+                rl, "write_interval_ms",
+                json_object_new_int64((int64_t)st.write_interval_ms));
+            json_object_object_add(
+                rl, "quota_pause_ms",
+                json_object_new_int64((int64_t)st.quota_pause_ms));
+            json_object_object_add(rl, "batch",
+                                   json_object_new_int64((int64_t)st.chunk));
+            json_object_object_add(t, "rate_limit", rl);
+        }
         if (st.last_error[0])
             json_object_object_add(t, "last_error",
                                    json_object_new_string(st.last_error));

@@ -19,6 +19,10 @@ static const char *const kind_names[OP_KIND_MAX] = {
     [OP_WATCHLIST_ADD] = "watchlist_add",
     [OP_WATCHLIST_REMOVE] = "watchlist_remove",
     [OP_PROGRESS_SET] = "progress_set",
+    [OP_PLAYLIST_CREATE] = "playlist_create",
+    [OP_PLAYLIST_ADD] = "playlist_add",
+    [OP_PLAYLIST_REMOVE] = "playlist_remove",
+    [OP_PLAYLIST_REORDER] = "playlist_reorder",
 };
 
 const char *

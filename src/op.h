@@ -25,6 +25,10 @@ enum op_kind {
     OP_WATCHLIST_ADD,
     OP_WATCHLIST_REMOVE,
     OP_PROGRESS_SET,
+    OP_PLAYLIST_CREATE, /* playlists (SYNC.md 6.3): the list is op->pair */
+    OP_PLAYLIST_ADD,
+    OP_PLAYLIST_REMOVE,
+    OP_PLAYLIST_REORDER,
     OP_KIND_MAX
 };
 

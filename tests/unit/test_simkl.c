@@ -875,6 +875,8 @@ static const struct pin_case pin_cases[] = {
     {true, 200, "{\"result\":\"KO\",\"message\":\"bad client\"}",
      ADAPTER_AUTH_FAILED, NULL},
     {true, 412, "{\"error\":\"client_id_failed\"}", ADAPTER_AUTH_FAILED, NULL},
+    {true, 200, "{\"result\":\"KO\",\"message\":\"bad token " ACCESS "\"}",
+     ADAPTER_AUTH_FAILED, NULL},
     {false, 200, "{\"result\":\"KO\",\"message\":\"Authorization pending\"}",
      ADAPTER_AUTH_PENDING, NULL},
     {false, 200, "{\"result\":\"KO\",\"message\":\"Slow down\"}",
@@ -906,6 +908,7 @@ test_pin_parse(void **state)
             fail_msg("pin case %zu: state %d (%s)", c, a.state, a.message);
         assert_int_equal(rc, pc->state == ADAPTER_AUTH_FAILED ? -1 : 0);
         assert_true(a.message[0] != '\0');
+        assert_no_secrets(a.message);
         if (pc->token != NULL) {
             assert_string_equal(a.tokens.access_token, pc->token);
             assert_null(a.tokens.refresh_token);

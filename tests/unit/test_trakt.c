@@ -727,6 +727,16 @@ static const struct class_case class_cases[] = {
      NULL, ADAPTER_PERMANENT, 0,
      "account_limit: Trakt account limit reached "
      "(X-Account-Limit: 250)"},
+    {"420 header value escaped and redacted", OP_WATCHLIST_ADD, 420,
+     "X-Account-Limit: \"" ACCESS, NULL, ADAPTER_PERMANENT, 0,
+     "(X-Account-Limit: \\x22[redacted])"},
+    {"423 header values escaped", OP_HISTORY_ADD, 423,
+     "X-Account-Locked: a\"b\x01\nX-Account-Deactivated: " SECRET, NULL,
+     ADAPTER_PAUSE, 0, "locked=a\\x22b\\x01, deactivated=[redacted])"},
+    {"an escape completes no secret", OP_HISTORY_ADD, 400, NULL,
+     "\x0c"
+     "secret-abcdef",
+     ADAPTER_PERMANENT, 0, "invalid: \\x0[redacted]"},
     {"426 vip", OP_WATCHLIST_ADD, 426, "X-Upgrade-URL: https://trakt.tv/vip",
      NULL, ADAPTER_PERMANENT, 0, "vip_only"},
     {"429 Retry-After", OP_SCROBBLE_START, 429,
