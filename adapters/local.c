@@ -1278,3 +1278,58 @@ done:
     free(fdir);
     return rc;
 }
+
+int
+local_snapshot_restore(const char *dir, const char *feature, int version,
+                       bool dry_run, size_t *count_out, int *new_version,
+                       char *err, size_t errlen)
+{
+    struct json_object *items = NULL;
+    struct store s;
+    size_t n;
+    int f = feature_from_name(feature), rc;
+
+    *count_out = 0;
+    *new_version = 0;
+    if (version <= 0) {
+        snprintf(err, errlen, "name a version to restore (see backup list)");
+        return -1;
+    }
+    /* Load (and check) the old version first: a damaged one restores
+     * nothing. */
+    if (local_snapshot_load(dir, feature, version, &items, err, errlen) != 0)
+        return -1;
+    n = json_object_array_length(items);
+    *count_out = n;
+    if (dry_run) {
+        json_object_put(items);
+        return 0;
+    }
+    rc = store_open(&s, dir, (enum local_feature)f, err, errlen);
+    if (rc != 0) {
+        json_object_put(items);
+        if (rc > 0)
+            snprintf(err, errlen,
+                     "%s is busy (the daemon is writing it); "
+                     "try again",
+                     feature);
+        store_release(&s);
+        return -1;
+    }
+    /* The old content becomes the newest version; nothing is rewritten. */
+    for (size_t i = 0; i < s.n; i++)
+        s.e[i].removed = true;
+    for (size_t i = 0; i < n; i++) {
+        struct entry e;
+
+        entry_from_json(&e, (enum local_feature)f,
+                        json_object_array_get_idx(items, i));
+        store_push(&s, &e);
+    }
+    rc = store_write(&s, err, errlen);
+    if (rc == 0)
+        *new_version = s.max;
+    store_release(&s);
+    json_object_put(items);
+    return rc;
+}

@@ -57,4 +57,14 @@ int local_snapshot_load(const char *dir, const char *feature, int version,
                         struct json_object **items_out, char *err,
                         size_t errlen);
 
+/*
+ * `backup restore VERSION` without --to: the content of that version (which
+ * must pass its checksum) becomes the feature's newest version; versions
+ * are never rewritten. dry_run only checks and counts. 0 with *count_out
+ * items and *new_version set (0 on a dry run), or -1 with err.
+ */
+int local_snapshot_restore(const char *dir, const char *feature, int version,
+                           bool dry_run, size_t *count_out, int *new_version,
+                           char *err, size_t errlen);
+
 #endif

@@ -431,6 +431,82 @@ print_snapshot(const char *feature, int version, int64_t created_at,
     (*n)++;
 }
 
+static int
+restore(const char *dir, int argc, char **argv)
+{
+    const char *feature = NULL, *to = NULL;
+    bool dry_run = false, any = false;
+    int64_t version;
+    const char *v;
+    int rc = 0;
+
+    if (argc < 3) {
+        fprintf(stderr, "watchrelay: usage: backup restore SNAPSHOT [--to "
+                        "INSTANCE] [--feature F] [--dry-run]\n");
+        return 2;
+    }
+    v = argv[2][0] == 'v' ? argv[2] + 1 : argv[2];
+    if (parse_i64(v, 1, 1000000000, &version) != 0) {
+        fprintf(stderr,
+                "watchrelay: SNAPSHOT is a version such as v000003 or 3 "
+                "(see `backup list`)\n");
+        return 2;
+    }
+    for (int i = 3; i < argc; i++) {
+        if (strcmp(argv[i], "--dry-run") == 0) {
+            dry_run = true;
+        } else if (strcmp(argv[i], "--feature") == 0 && i + 1 < argc) {
+            feature = argv[++i];
+        } else if (strcmp(argv[i], "--to") == 0 && i + 1 < argc) {
+            to = argv[++i];
+        } else {
+            fprintf(stderr, "watchrelay: unknown option %s\n", argv[i]);
+            return 2;
+        }
+    }
+    if (to != NULL && strcmp(to, "local") != 0) {
+        fprintf(stderr,
+                "watchrelay: restoring to %s is a guarded reconcile against "
+                "what %s holds now, which arrives with delta sync; restore "
+                "into the local backup (no --to) for now\n",
+                to, to);
+        return 2;
+    }
+    for (size_t i = 0; local_features[i] != NULL; i++) {
+        char err[256];
+        size_t count;
+        int nv;
+
+        if (feature != NULL && strcmp(feature, local_features[i]) != 0)
+            continue;
+        if (local_snapshot_restore(dir, local_features[i], (int)version,
+                                   dry_run, &count, &nv, err,
+                                   sizeof(err)) != 0) {
+            if (feature != NULL || strstr(err, "has no version") == NULL) {
+                fprintf(stderr, "watchrelay: %s: %s\n", local_features[i], err);
+                rc = 1;
+            }
+            continue;
+        }
+        any = true;
+        if (dry_run)
+            printf("%s: would restore v%06lld (%zu items) as the newest "
+                   "version\n",
+                   local_features[i], (long long)version, count);
+        else
+            printf("%s: restored v%06lld (%zu items) as v%06d\n",
+                   local_features[i], (long long)version, count, nv);
+    }
+    if (!any && rc == 0) {
+        fprintf(stderr,
+                "watchrelay: no feature has version %lld (see "
+                "`backup list`)\n",
+                (long long)version);
+        rc = 1;
+    }
+    return rc;
+}
+
 int
 cli_backup(const struct config *cfg, int argc, char **argv)
 {
@@ -439,10 +515,17 @@ cli_backup(const struct config *cfg, int argc, char **argv)
     char err[256];
     int n = 0, rc;
 
-    if (argc < 2 || strcmp(argv[1], "list") != 0 || argc != 2) {
-        fprintf(stderr,
-                "watchrelay: usage: backup list (restore comes with the "
-                "reconcile release)\n");
+    if (argc >= 2 && strcmp(argv[1], "restore") == 0) {
+        dir = pc->present && pc->dir ? xstrdup(pc->dir)
+                                     : xasprintf("%s/local", cfg->state_dir);
+        rc = restore(dir, argc, argv);
+        free(dir);
+        return rc;
+    }
+    if (argc != 2 || strcmp(argv[1], "list") != 0) {
+        fprintf(stderr, "watchrelay: usage: backup list | backup restore "
+                        "SNAPSHOT [--to INSTANCE] [--feature F] "
+                        "[--dry-run]\n");
         return 2;
     }
     dir = pc->present && pc->dir ? xstrdup(pc->dir)

@@ -652,7 +652,10 @@ static const struct cmd_entry cmd_table[] = {
     {"auth", "auth trakt|simkl", cmd_auth},
     {"dlq", "dlq list | dlq show ID | dlq replay ID|--all | dlq drop ID",
      cmd_dlq},
-    {"backup", "backup list", cmd_backup},
+    {"backup",
+     "backup list | backup restore SNAPSHOT [--to INSTANCE] [--feature F] "
+     "[--dry-run]",
+     cmd_backup},
     {"help", "help", cmd_help},
     {NULL, NULL, NULL},
 };

@@ -7,7 +7,8 @@
  * no body at all. The rest is the body (status 0: the transport error, as
  * fetch.c reports it). Every reader is run on that reply: classify,
  * parse_history_check and auth_parse (PIN start and poll; SIMKL has no token
- * refresh). Invariants: outcomes and states in range, reasons NUL-terminated
+ * refresh), and the delta-sync reads where the adapter has them.
+ * Invariants: outcomes and states in range, reasons NUL-terminated
  * and never holding a secret, tokens safe in a header line.
  */
 #include <stddef.h>
@@ -288,6 +289,73 @@ run_auth(void *ctx, bool start, const struct http_response *resp)
     adapter_auth_release(&a);
 }
 
+static void
+check_page(void *ctx, enum adapter_feature f, const struct adapter_page *pg)
+{
+    struct http_request req;
+    char err[256] = "";
+
+    if (pg->n > 0 && pg->rows == NULL)
+        abort();
+    for (size_t i = 0; i < pg->n; i++) {
+        const struct adapter_entry *e = &pg->rows[i];
+
+        if (e->item.type >= ITEM_TYPE_MAX || e->rating < 0 || e->rating > 10 ||
+            (e->progress != -1 && !(e->progress >= 0 && e->progress <= 100)))
+            abort();
+    }
+    if (pg->next_cursor != NULL && A->build_index != NULL) {
+        /* A cursor from a reply must make a well-formed next request. */
+        http_request_init(&req);
+        if (A->build_index(ctx, f, pg->next_cursor, &req, err, sizeof(err)) ==
+            0)
+            check_request(&req);
+        http_request_release(&req);
+    }
+}
+
+/* The delta-sync reads, for the features the adapter can be read for. */
+static void
+run_reads(void *ctx, const struct http_response *resp)
+{
+    int64_t cps[ADAPTER_FEATURE_MAX];
+    struct adapter_page pg;
+    char err[256] = "";
+
+    if (A->parse_activities != NULL) {
+        memset(cps, 0, sizeof(cps));
+        if (A->parse_activities(ctx, resp, cps, err, sizeof(err)) == 0) {
+            for (int f = 0; f < ADAPTER_FEATURE_MAX; f++)
+                if (cps[f] < 0)
+                    abort();
+        } else {
+            check_text(err, sizeof(err));
+        }
+    }
+    for (int f = 0; f < ADAPTER_FEATURE_MAX; f++) {
+        if ((A->features & (1u << f)) == 0)
+            continue;
+        if (A->parse_index != NULL) {
+            memset(&pg, 0, sizeof(pg));
+            if (A->parse_index(ctx, (enum adapter_feature)f, resp, &pg, err,
+                               sizeof(err)) == 0)
+                check_page(ctx, (enum adapter_feature)f, &pg);
+            else
+                check_text(err, sizeof(err));
+            adapter_page_release(&pg);
+        }
+        if (A->parse_delta != NULL) {
+            memset(&pg, 0, sizeof(pg));
+            if (A->parse_delta(ctx, (enum adapter_feature)f, resp, &pg, err,
+                               sizeof(err)) == 0)
+                check_page(ctx, (enum adapter_feature)f, &pg);
+            else
+                check_text(err, sizeof(err));
+            adapter_page_release(&pg);
+        }
+    }
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -329,6 +397,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     run_auth(ctx, true, &resp);
     run_auth(ctx, false, &resp);
+    run_reads(ctx, &resp);
 
     http_response_release(&resp);
     for (size_t i = 0; i < set->n; i++)

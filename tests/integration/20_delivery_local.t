@@ -95,6 +95,23 @@ cmp_ok($s->{router}{events}, '>=', 8, 'status: the router counts events');
     is($? >> 8, 0, 'backup list exits 0');
     like($out, qr/^history\s+v\d{6}\s+\S+\s+\d+ items\s+\(current\)/m, 'lists the current history snapshot');
     like($out, qr/^ratings\s+v000001/m, 'and the ratings snapshot');
+    my @before = $t->local_items('history');
+    $out = `$bin -c $cfg backup restore v000001 --feature history --dry-run 2>&1`;
+    is($? >> 8, 0, 'restore --dry-run exits 0') or diag $out;
+    like($out, qr/would restore v000001 \(1 items\)/, 'and says what it would do');
+    is(scalar $t->local_items('history'), scalar @before, 'a dry run changes nothing');
+    $out = `$bin -c $cfg backup restore 1 --feature history 2>&1`;
+    is($? >> 8, 0, 'restore exits 0') or diag $out;
+    my ($nv) = $out =~ /as v(\d+)/;
+    ok($nv && $nv > 1, "the old content became a new version (v$nv)");
+    is(scalar $t->local_items('history'), 1, 'history is back to version 1 (one play)');
+    $out = `$bin -c $cfg backup list 2>&1`;
+    like($out, qr/^history\s+v000001\s/m, 'the old versions are still there');
+    $out = `$bin -c $cfg backup restore v999 2>&1`;
+    is($? >> 8, 1, 'an unknown version fails');
+    like($out, qr/no feature has version 999/, 'and says so');
+    $out = `$bin -c $cfg backup restore 1 --to trakt 2>&1`;
+    is($? >> 8, 2, 'restore --to a provider is refused for now');
 }
 is($t->stop_daemon('TERM') >> 8, 0, 'stops cleanly');
 
