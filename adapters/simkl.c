@@ -595,7 +595,7 @@ const struct adapter_ops adapter_simkl = {
     .name = "simkl",
     .kinds = SIMKL_KINDS,
     .batch_kinds = SIMKL_BATCH_KINDS,
-    .max_batch = 100,
+    .max_batch = 500, /* SYNC.md 8: SIMKL chunks of 500 */
     .scrobble_api = true,
     .limits =
         {

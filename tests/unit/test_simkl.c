@@ -261,7 +261,7 @@ test_vtable(void **state)
     (void)state;
     assert_string_equal(A->name, "simkl");
     assert_true(A->scrobble_api);
-    assert_int_equal(A->max_batch, 100);
+    assert_int_equal(A->max_batch, 500);
     assert_true((A->kinds & OP_SCROBBLE_KINDS) == OP_SCROBBLE_KINDS);
     assert_false(A->kinds & OP_BIT(OP_PROGRESS_SET));
     assert_false(A->batch_kinds & OP_SCROBBLE_KINDS);
