@@ -360,9 +360,17 @@ cli_auth(const struct config *cfg, int argc, char **argv)
         goto done;
     }
     http_response_release(&resp);
-    printf("Open %s and enter the code %s\n",
-           started.verification_url ? started.verification_url : "",
-           started.user_code ? started.user_code : "");
+    {
+        /* Provider text on a terminal: escape it. */
+        char url[256], code[64];
+        const char *u =
+            started.verification_url ? started.verification_url : "";
+        const char *c = started.user_code ? started.user_code : "";
+
+        printf("Open %s and enter the code %s\n",
+               str_escape(u, strlen(u), url, sizeof(url)),
+               str_escape(c, strlen(c), code, sizeof(code)));
+    }
     fflush(stdout);
     deadline =
         wr_mono_ms() +

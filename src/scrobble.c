@@ -27,6 +27,7 @@
 #include "scrobble.h"
 
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -275,11 +276,13 @@ complete(const struct scrobble_params *p, struct scrobble_session *s,
     d->watched_at = ev->occurred_at;
 }
 
-/* A new generation of a completed session (SYNC.md 3.2). */
+/* A new generation of a completed session (SYNC.md 3.2). A stored session
+ * may say any generation up to INT_MAX: the count stops there. */
 static void
 rewatch(struct scrobble_session *s)
 {
-    s->generation++;
+    if (s->generation < INT_MAX)
+        s->generation++;
     s->state = SCROBBLE_NONE;
     s->last_progress = -1;
     s->high_progress = -1;

@@ -8,8 +8,9 @@
  * fetch.c reports it). Every reader is run on that reply: classify,
  * parse_history_check and auth_parse (PIN start and poll; SIMKL has no token
  * refresh), and the delta-sync reads where the adapter has them.
- * Invariants: outcomes and states in range, reasons NUL-terminated
- * and never holding a secret, tokens safe in a header line.
+ * Invariants: outcomes and states in range; reasons and failure messages
+ * NUL-terminated, escaped (STYLE.md 29) and never holding a secret; tokens
+ * and poll requests safe in a header line or URL.
  */
 #include <stddef.h>
 #include <stdint.h>

@@ -3,6 +3,7 @@
  * 3.5) stepped through provider sequences (PROVIDERS.md A1-A4), and the
  * session's Redis field form.
  */
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -734,6 +735,27 @@ test_garbled_session(void **state)
     assert_int_equal(d.generation, 1);
 }
 
+/* A stored session at the last generation: a rewatch must not overflow. */
+static void
+test_rewatch_at_generation_max(void **state)
+{
+    const char *f[] = {"state", "generation"};
+    const char *v[] = {"completed", "2147483647"};
+    struct scrobble_params p;
+    struct scrobble_session s;
+    struct scrobble_decision d;
+
+    (void)state;
+    scrobble_params_default(&p);
+    scrobble_from_fields(&s, f, v, 2);
+    assert_int_equal(s.generation, INT_MAX);
+    step(&p, &s, &d, EVENT_START, 0, 0);
+    assert_int_equal(d.emit, SCROBBLE_EMIT_START);
+    assert_true(d.rewatch);
+    assert_int_equal(s.generation, INT_MAX);
+    assert_int_equal(d.generation, INT_MAX);
+}
+
 static void
 test_names(void **state)
 {
@@ -761,6 +783,7 @@ main(void)
         cmocka_unit_test(test_fields_round_trip),
         cmocka_unit_test(test_fields_garbage),
         cmocka_unit_test(test_garbled_session),
+        cmocka_unit_test(test_rewatch_at_generation_max),
         cmocka_unit_test(test_names),
     };
 
