@@ -972,13 +972,20 @@ perishable_expired(const struct applier *ap, struct aop *o, size_t idx)
             return true;
         if (o->op.kind == OP_SCROBBLE_PAUSE && age > APPLIER_PAUSE_TTL_S)
             return true;
-        /* Superseded by a newer operation of the same play. */
+        /*
+         * Superseded by a newer queued operation of the same play: a start
+         * by anything after it (which carries a fresher position); a pause
+         * only by a later pause, so every pause that stands records where
+         * the user paused, even when the play went on and finished since.
+         */
         for (size_t j = idx + 1; j < ap->n_ops; j++) {
             const struct op *p = &ap->ops[j].op;
+            unsigned later = o->op.kind == OP_SCROBBLE_START
+                                 ? OP_SCROBBLE_KINDS
+                                 : OP_BIT(OP_SCROBBLE_PAUSE);
 
-            if (ap->ops[j].valid && (OP_SCROBBLE_KINDS & OP_BIT(p->kind)) &&
-                p->session && o->op.session &&
-                strcmp(p->session, o->op.session) == 0 &&
+            if (ap->ops[j].valid && (later & OP_BIT(p->kind)) && p->session &&
+                o->op.session && strcmp(p->session, o->op.session) == 0 &&
                 p->generation == o->op.generation)
                 return true;
         }

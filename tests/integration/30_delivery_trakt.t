@@ -68,7 +68,7 @@ like($r[0]{rating} // '', qr/^\d+$/, 'an integer rating');
         my $d = $w[$i]{t_ms} - $w[ $i - 1 ]{t_ms};
         $min = $d if $d < $min;
     }
-    cmp_ok(scalar @w, '>=', 5, 'several writes were made');
+    cmp_ok(scalar @w, '>=', 3, 'several writes were made');
     cmp_ok($min, '>=', 1000, 'never two writes within a second');
     is(scalar(grep { $_->{status} == 429 } @w), 0, 'and so never a 429');
 }
