@@ -150,6 +150,13 @@ static const struct cf_field scrobble_fields[] = {
      .def_int = 90,
      .min = 50,
      .max = 100},
+    /* SYNC.md 3.4: an unfinished session idle this long is finalized. */
+    {.name = "finalize_idle_s",
+     .type = CF_INT,
+     .off = offsetof(struct config, finalize_idle_s),
+     .def_int = 1800,
+     .min = 1,
+     .max = 604800},
     {.name = NULL},
 };
 static const struct cf_table scrobble_table = {.fields = scrobble_fields};

@@ -111,6 +111,7 @@ struct config {
     struct pair_conf *pairs;
     size_t n_pairs;
     int watched_percent; /* scrobble.watched_percent, default 90 */
+    int finalize_idle_s; /* scrobble.finalize_idle_s, default 1800 */
 };
 
 const char *config_source_name(enum config_source s);

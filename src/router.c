@@ -55,6 +55,8 @@ static const char route_script[] =
     "  end\n"
     "  redis.call('HSET', sess, unpack(args))\n"
     "  redis.call('EXPIRE', sess, " ROUTER_SESSION_TTL ")\n"
+    "  local t = redis.call('TIME')\n"
+    "  redis.call('ZADD', prefix .. 'sessions', t[1], sess)\n"
     "end\n"
     "i = i + 2 * nf\n"
     "local nt, ttl = tonumber(ARGV[i]), tonumber(ARGV[i + 1])\n"
@@ -82,6 +84,19 @@ static const char route_script[] =
     "redis.call('SET', routed, '1', 'EX', " ROUTER_ROUTED_TTL ")\n"
     "return {'ok', absorbed, added}\n";
 
+/*
+ * Finalize one idle session: KEYS[1] the sessions index, KEYS[2] the events
+ * stream; ARGV[1] the session key, ARGV[2] the completion event to queue
+ * ('' closes it silently). Only once: the session leaves the index.
+ */
+static const char finalize_script[] =
+    "if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end\n"
+    "redis.call('ZREM', KEYS[1], ARGV[1])\n"
+    "if ARGV[2] ~= '' then\n"
+    "  redis.call('XADD', KEYS[2], '*', 'event', ARGV[2])\n"
+    "end\n"
+    "return 1\n";
+
 /* An entry of the events stream, copied out of the reply. */
 struct router_entry {
     char *id;
@@ -104,6 +119,9 @@ struct router {
     bool stopping;
     struct event *retry_ev;
     struct event *claim_ev; /* periodic: reclaim a dead consumer's entries */
+    struct event *final_ev; /* periodic: finalize idle sessions */
+    int fscript;
+    char *sessions_key;
     struct router_entry *entries;
     size_t n_entries;
     size_t cursor;
@@ -531,11 +549,14 @@ route_event(struct router *r, const struct scrobble_session *s, const char *ver,
         char *values[SCROBBLE_FIELDS];
 
         scrobble_to_fields(s, fields, values);
-        av_own(&a, xasprintf("%d", SCROBBLE_FIELDS));
+        av_own(&a, xasprintf("%d", SCROBBLE_FIELDS + 1));
         for (int i = 0; i < SCROBBLE_FIELDS; i++) {
             av_str(&a, fields[i]);
             av_own(&a, values[i]);
         }
+        /* The last event, for the finalizer to complete the play from. */
+        av_str(&a, "event");
+        av_str(&a, r->entries[r->cursor].json);
     } else {
         av_str(&a, "0");
     }
@@ -876,6 +897,148 @@ on_claim_timer(evutil_socket_t fd, short what, void *arg)
         queue_cmd(r->cq, on_claimed, r, 9, argv, NULL);
 }
 
+/* ---- the finalizer (SYNC.md 3.4) ---- */
+
+struct final_req {
+    struct router *r;
+    char *key;
+};
+
+static void
+on_finalized(const struct qreply *rep, void *arg)
+{
+    (void)rep;
+    (void)arg;
+}
+
+static const char *
+hm(const struct qreply *rep, size_t i)
+{
+    return i < rep->n && rep->elem[i]->type == QREPLY_STR ? rep->elem[i]->str
+                                                          : NULL;
+}
+
+/*
+ * HMGET state high_progress high_at event: an uncompleted play whose
+ * highest progress reached the threshold gets a "watched" event at the
+ * time it got there, through the router like any other (G7 included);
+ * anything else is closed silently.
+ */
+static void
+on_final_session(const struct qreply *rep, void *arg)
+{
+    struct final_req *fr = arg;
+    struct router *r = fr->r;
+    const char *state, *high, *at, *ev;
+    char *json = NULL;
+    int64_t hp = -1, high_at = 0;
+
+    if (rep == NULL || rep->type != QREPLY_ARR || r->stopping)
+        goto done;
+    state = hm(rep, 0);
+    high = hm(rep, 1);
+    at = hm(rep, 2);
+    ev = hm(rep, 3);
+    if (high != NULL) {
+        const char *dot = strchr(high, '.');
+
+        parse_i64n(high, dot ? (size_t)(dot - high) : strlen(high), -1, 100,
+                   &hp);
+    }
+    if (at != NULL)
+        parse_i64(at, 0, INT64_MAX, &high_at);
+    if (state != NULL && strcmp(state, "completed") != 0 && ev != NULL &&
+        hp >= r->params.watched_percent && high_at > 0) {
+        struct json_object *o;
+        struct event e;
+        char err[128];
+
+        o = jsonu_parse(ev, strlen(ev), JSONU_DEPTH, err, sizeof(err));
+        if (o != NULL && event_from_json(&e, o, err, sizeof(err)) == 0) {
+            struct json_object *out;
+            size_t len;
+
+            e.action = EVENT_WATCHED;
+            e.completed = -1;
+            e.paused = -1;
+            e.has_progress = true;
+            e.progress = (double)hp;
+            e.position_ms = -1;
+            e.source_ts = high_at;
+            e.received_at = high_at;
+            free(e.key);
+            e.key = NULL;
+            event_finish(&e);
+            out = event_to_json(&e);
+            json = xstrdup(jsonu_str(out, &len));
+            json_object_put(out);
+            event_release(&e);
+            log_info("msg=\"session finalized: the play counts\" session=%s "
+                     "progress=%lld",
+                     fr->key, (long long)hp);
+        } else if (o != NULL) {
+            event_release(&e);
+        }
+        json_object_put(o);
+    }
+    {
+        const char *argv[] = {r->sessions_key, r->events_key, fr->key,
+                              json ? json : ""};
+
+        queue_eval(r->cq, r->fscript, on_finalized, NULL, 2, 4, argv, NULL);
+    }
+done:
+    free(json);
+    free(fr->key);
+    free(fr);
+}
+
+static void
+on_idle_sessions(const struct qreply *rep, void *arg)
+{
+    struct router *r = arg;
+
+    if (rep == NULL || rep->type != QREPLY_ARR || r->stopping)
+        return;
+    for (size_t i = 0; i < rep->n; i++) {
+        struct final_req *fr;
+        const char *argv[6];
+
+        if (rep->elem[i]->type != QREPLY_STR)
+            continue;
+        fr = xcalloc(1, sizeof(*fr));
+        fr->r = r;
+        fr->key = xstrdup(rep->elem[i]->str);
+        argv[0] = "HMGET";
+        argv[1] = fr->key;
+        argv[2] = "state";
+        argv[3] = "high_progress";
+        argv[4] = "high_at";
+        argv[5] = "event";
+        if (queue_cmd(r->cq, on_final_session, fr, 6, argv, NULL) != 0) {
+            free(fr->key);
+            free(fr);
+        }
+    }
+}
+
+static void
+on_final_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct router *r = arg;
+    char max[32];
+    const char *argv[] = {
+        "ZRANGEBYSCORE", r->sessions_key, "-inf", max, "LIMIT", "0", "50"};
+
+    (void)fd;
+    (void)what;
+    if (r->stopping || queue_state(r->cq) != QUEUE_UP)
+        return;
+    snprintf(max, sizeof(max), "%lld",
+             (long long)(wr_now() - r->cfg->finalize_idle_s));
+    queue_cmd(r->cq, on_idle_sessions, r, 7, argv, NULL);
+}
+
 static void
 on_rq_state(enum queue_state st, void *arg)
 {
@@ -909,6 +1072,23 @@ router_new(struct event_base *base, const struct config *cfg,
     r->script = queue_script_add(cmdq, route_script);
     r->retry_ev = evtimer_new(base, on_retry, r);
     r->claim_ev = event_new(base, -1, EV_PERSIST, on_claim_timer, r);
+    r->final_ev = event_new(base, -1, EV_PERSIST, on_final_timer, r);
+    r->fscript = queue_script_add(cmdq, finalize_script);
+    r->sessions_key = xasprintf("%ssessions", cfg->key_prefix);
+    {
+        struct timeval fe = {
+            cfg->finalize_idle_s / 2 > 60
+                ? 60
+                : (cfg->finalize_idle_s / 2 > 0 ? cfg->finalize_idle_s / 2 : 1),
+            0};
+
+        if (r->final_ev == NULL || r->fscript < 0 ||
+            event_add(r->final_ev, &fe) != 0) {
+            snprintf(err, errlen, "cannot set up the session finalizer");
+            router_free(r);
+            return NULL;
+        }
+    }
     if (r->script < 0 || r->retry_ev == NULL || r->claim_ev == NULL ||
         event_add(r->claim_ev, &claim_every) != 0) {
         snprintf(err, errlen, "cannot set up the router");
@@ -937,6 +1117,8 @@ router_stop(struct router *r)
         event_del(r->retry_ev);
     if (r->claim_ev)
         event_del(r->claim_ev);
+    if (r->final_ev)
+        event_del(r->final_ev);
 }
 
 int
@@ -964,6 +1146,9 @@ router_free(struct router *r)
         event_free(r->retry_ev);
     if (r->claim_ev)
         event_free(r->claim_ev);
+    if (r->final_ev)
+        event_free(r->final_ev);
+    free(r->sessions_key);
     free(r->consumer);
     free(r->prefix);
     free(r->events_key);
