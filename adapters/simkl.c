@@ -75,23 +75,6 @@ struct simkl {
     struct adapter_tokens tok;
 };
 
-static char *
-url_dup(const char *s, const char *def)
-{
-    const char *v = (s != NULL && *s) ? s : def;
-    size_t len = strlen(v);
-
-    while (len > 0 && v[len - 1] == '/')
-        len--;
-    return xstrndup(v, len);
-}
-
-static char *
-opt_dup(const char *s)
-{
-    return (s != NULL && *s) ? xstrdup(s) : NULL;
-}
-
 static void *
 simkl_init(const struct provider_conf *conf, const struct adapter_tokens *saved,
            const char *state_dir, char *err, size_t errlen)
@@ -107,13 +90,13 @@ simkl_init(const struct provider_conf *conf, const struct adapter_tokens *saved,
         return NULL;
     }
     s = xcalloc(1, sizeof(*s));
-    s->base_url = url_dup(conf->base_url, SIMKL_BASE);
-    s->auth_url = url_dup(conf->auth_url, s->base_url);
+    s->base_url = syncapi_url_dup(conf->base_url, SIMKL_BASE);
+    s->auth_url = syncapi_url_dup(conf->auth_url, s->base_url);
     s->client_id = xstrdup(conf->client_id);
-    s->client_secret = opt_dup(conf->client_secret);
+    s->client_secret = syncapi_opt_dup(conf->client_secret);
     if (saved != NULL)
         access = saved->access_token;
-    s->tok.access_token = opt_dup(access ? access : conf->access_token);
+    s->tok.access_token = syncapi_opt_dup(access ? access : conf->access_token);
     return s;
 }
 

@@ -984,3 +984,20 @@ syncapi_token_ok(const char *s)
             return false;
     return true;
 }
+
+char *
+syncapi_url_dup(const char *s, const char *def)
+{
+    const char *v = (s != NULL && *s) ? s : def;
+    size_t len = strlen(v);
+
+    while (len > 0 && v[len - 1] == '/')
+        len--;
+    return xstrndup(v, len);
+}
+
+char *
+syncapi_opt_dup(const char *s)
+{
+    return (s != NULL && *s) ? xstrdup(s) : NULL;
+}

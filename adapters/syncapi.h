@@ -132,6 +132,10 @@ void syncapi_reply_message(const struct syncapi_secrets *sec,
 /* Whether a token from a provider is safe in a header line (visible
  * ASCII, no spaces, at most 4 KiB). */
 bool syncapi_token_ok(const char *s);
+/* s without trailing slashes, or def when s is unset. Owned. */
+char *syncapi_url_dup(const char *s, const char *def);
+/* A copy of s, or NULL when s is unset or empty. Owned. */
+char *syncapi_opt_dup(const char *s);
 /* Retry-After in milliseconds, or -1 when absent or not seconds. */
 int64_t syncapi_retry_after_ms(const struct http_response *resp);
 

@@ -62,24 +62,6 @@ struct trakt {
     struct adapter_tokens tok;
 };
 
-/* s without trailing slashes, or def when s is unset. Owned. */
-static char *
-url_dup(const char *s, const char *def)
-{
-    const char *v = (s != NULL && *s) ? s : def;
-    size_t len = strlen(v);
-
-    while (len > 0 && v[len - 1] == '/')
-        len--;
-    return xstrndup(v, len);
-}
-
-static char *
-opt_dup(const char *s)
-{
-    return (s != NULL && *s) ? xstrdup(s) : NULL;
-}
-
 static void *
 trakt_init(const struct provider_conf *conf, const struct adapter_tokens *saved,
            const char *state_dir, char *err, size_t errlen)
@@ -95,18 +77,19 @@ trakt_init(const struct provider_conf *conf, const struct adapter_tokens *saved,
         return NULL;
     }
     t = xcalloc(1, sizeof(*t));
-    t->base_url = url_dup(conf->base_url, TRAKT_BASE);
+    t->base_url = syncapi_url_dup(conf->base_url, TRAKT_BASE);
     /* The fake serves /oauth under the API base: follow it by default. */
-    t->auth_url = url_dup(conf->auth_url, t->base_url);
+    t->auth_url = syncapi_url_dup(conf->auth_url, t->base_url);
     t->client_id = xstrdup(conf->client_id);
-    t->client_secret = opt_dup(conf->client_secret);
+    t->client_secret = syncapi_opt_dup(conf->client_secret);
     if (saved != NULL) {
         access = saved->access_token;
         refresh = saved->refresh_token;
         t->tok.expires_at = saved->expires_at;
     }
-    t->tok.access_token = opt_dup(access ? access : conf->access_token);
-    t->tok.refresh_token = opt_dup(refresh ? refresh : conf->refresh_token);
+    t->tok.access_token = syncapi_opt_dup(access ? access : conf->access_token);
+    t->tok.refresh_token =
+        syncapi_opt_dup(refresh ? refresh : conf->refresh_token);
     return t;
 }
 

@@ -434,13 +434,12 @@ static int
 cmd_events(const char *cfg_path, int argc, char **argv)
 {
     struct config *cfg = NULL;
-    struct redis_embed *re = NULL;
-    struct queue_sync *qs = NULL;
+    struct cli_redis cr;
     char err[512];
-    char *url = NULL;
     int64_t n = 10;
     int rc = 1, c;
 
+    memset(&cr, 0, sizeof(cr));
     if (argc < 2 || strcmp(argv[1], "tail") != 0)
         return usage_error("usage: events tail [-n N]");
     optind = 2;
@@ -453,45 +452,18 @@ cmd_events(const char *cfg_path, int argc, char **argv)
     cfg = load_config(cfg_path);
     if (cfg == NULL)
         return 2;
-    if (strcmp(cfg->redis, "embedded") == 0) {
-        char *sock = xasprintf("%s/redis/redis.sock", cfg->state_dir);
-
-        url = xasprintf("unix:%s", sock);
-        qs = queue_sync_connect(url, 2000, err, sizeof(err));
-        free(sock);
-        if (qs == NULL) {
-            /* The daemon is not running: open its Redis just to read. */
-            if (mkdir_p(cfg->state_dir, 0700) != 0 ||
-                (re = redis_embed_start(cfg->state_dir, err, sizeof(err))) ==
-                    NULL) {
-                fprintf(stderr,
-                        "watchrelay: cannot open the embedded "
-                        "Redis: %s\n",
-                        err);
-                goto done;
-            }
-            free(url);
-            url = xstrdup(redis_embed_url(re));
-        }
-    } else {
-        url = xstrdup(cfg->redis);
-    }
-    if (qs == NULL)
-        qs = queue_sync_connect(url, 2000, err, sizeof(err));
-    if (qs == NULL) {
-        fprintf(stderr, "watchrelay: %s\n", err);
+    if (cli_redis_open(cfg, &cr, err, sizeof(err)) != 0) {
+        fprintf(stderr, "watchrelay: cannot open Redis: %s\n", err);
         goto done;
     }
-    if (queue_sync_tail(qs, cfg->key_prefix, (int)n, emit_line, NULL, err,
+    if (queue_sync_tail(cr.qs, cfg->key_prefix, (int)n, emit_line, NULL, err,
                         sizeof(err)) != 0) {
         fprintf(stderr, "watchrelay: %s\n", err);
         goto done;
     }
     rc = 0;
 done:
-    queue_sync_free(qs);
-    redis_embed_stop(re);
-    free(url);
+    cli_redis_close(&cr);
     config_free(cfg);
     return rc;
 }
