@@ -885,31 +885,21 @@ check_next_intent(struct applier *ap, size_t from)
             ap->ops[i].had_intent = false; /* cannot check: send */
         }
     }
-    /* Move ops settled by the check to the front of the unit, settle them,
-     * and send the others. Simplest: settle done ones on their own. */
-    for (i = ap->u0, k = 0; i < ap->u1; i++)
-        k += ap->ops[i].state == AOP_DONE;
-    if (k == ap->u1 - ap->u0) {
-        settle_unit(ap);
-        return;
-    }
-    if (k > 0) {
-        /* Reorder so [u0, u0+k) are done; settle them first. The others
-         * are sent by the next unit. */
-        {
-            size_t w = ap->u0;
+    /*
+     * Plays the check found on the target are settled as a unit of their
+     * own (moved to the front); the others are sent by the next unit.
+     */
+    for (i = ap->u0, k = ap->u0; i < ap->u1; i++) {
+        if (ap->ops[i].state == AOP_DONE) {
+            struct aop tmp = ap->ops[k];
 
-            for (i = ap->u0; i < ap->u1; i++) {
-                if (ap->ops[i].state == AOP_DONE) {
-                    struct aop tmp = ap->ops[w];
-
-                    ap->ops[w] = ap->ops[i];
-                    ap->ops[i] = tmp;
-                    w++;
-                }
-            }
-            ap->u1 = w;
+            ap->ops[k] = ap->ops[i];
+            ap->ops[i] = tmp;
+            k++;
         }
+    }
+    if (k > ap->u0) {
+        ap->u1 = k;
         settle_unit(ap);
         return;
     }
