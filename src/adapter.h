@@ -81,6 +81,11 @@ struct adapter_entry {
     int position;      /* playlists: order, -1 none */
     char *list;        /* playlists: the list's id (owned) */
     bool removed;      /* delta rows: the item left the feature */
+    /* Media servers (Plex, Jellyfin, Emby): the item is in the server's
+     * library but not in the feature (unwatched, unrated, not a favourite).
+     * Such rows are not present state; they only tell the planner the
+     * server's own id of an item, which its writes need (local_id). */
+    bool library_only;
 };
 
 /* A page of rows, and where the next page starts (cursor owned, NULL when
@@ -89,6 +94,10 @@ struct adapter_page {
     struct adapter_entry *rows; /* owned */
     size_t n;
     char *next_cursor;
+    /* Delta reads: the watermark this page justifies (epoch seconds: the
+     * newest row time, or the server's clock at the read), 0 = none. The
+     * poller keeps the largest over all pages and never moves backwards. */
+    int64_t watermark;
 };
 
 void adapter_page_release(struct adapter_page *p);
@@ -194,6 +203,22 @@ struct adapter_ops {
      * the rows changed since the watermark `since` (a page at a time).
      */
     unsigned features;
+    /* ADAPTER_* bits with a server-side delta read (build_delta). Others
+     * are read whole and diffed against the baseline. */
+    unsigned delta_features;
+    /* Whether writes address items by the provider's own id (Plex
+     * ratingKey, Jellyfin/Emby item id), and which ITEM_ID_* it is: the
+     * planner copies it from the target's library rows (library_only)
+     * into each operation, and an item the library lacks is unresolved
+     * (not_found) without a request. */
+    bool has_local_id;
+    enum item_id local_id;
+    /* Whether its history keeps the dates we write (Plex's does not: a
+     * date difference is never a change there). */
+    bool dated_history;
+    /* Seconds a confirmed write may stay invisible in reads before its
+     * absence counts as a phantom strike (SYNC.md 6.6). */
+    int phantom_grace_s;
     int (*build_index)(void *ctx, enum adapter_feature f, const char *cursor,
                        struct http_request *req, char *err, size_t errlen);
     int (*parse_index)(void *ctx, enum adapter_feature f,
@@ -213,6 +238,10 @@ struct adapter_ops {
     /* Stores (local) read their snapshot directly. */
     int (*read_index)(void *ctx, enum adapter_feature f,
                       struct adapter_page *out, char *err, size_t errlen);
+    /* Stores: the checkpoint of each feature (local: the version). */
+    int (*read_activities)(void *ctx,
+                           int64_t checkpoints[ADAPTER_FEATURE_MAX],
+                           char *err, size_t errlen);
 
     /* Stores (local): apply directly, filling results[n]. NULL for HTTP. */
     int (*apply)(void *ctx, const struct op *const *ops, size_t n,
@@ -222,6 +251,13 @@ struct adapter_ops {
 extern const struct adapter_ops adapter_trakt;
 extern const struct adapter_ops adapter_simkl;
 extern const struct adapter_ops adapter_local;
+extern const struct adapter_ops adapter_plex;
+extern const struct adapter_ops adapter_jellyfin;
+extern const struct adapter_ops adapter_emby;
+
+#define ADAPTER_BIT(f) (1u << (f))
+const char *adapter_feature_name(enum adapter_feature f); /* "history" */
+int adapter_feature_from_name(const char *name);          /* -1 unknown */
 
 /* NULL-terminated. */
 extern const struct adapter_ops *const adapter_table[];

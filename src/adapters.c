@@ -7,6 +7,9 @@ const struct adapter_ops *const adapter_table[] = {
     &adapter_trakt,
     &adapter_simkl,
     &adapter_local,
+    &adapter_plex,
+    &adapter_jellyfin,
+    &adapter_emby,
     NULL,
 };
 
@@ -71,4 +74,25 @@ adapter_page_release(struct adapter_page *p)
     free(p->rows);
     free(p->next_cursor);
     memset(p, 0, sizeof(*p));
+}
+
+static const char *const feature_names[ADAPTER_FEATURE_MAX] = {
+    [ADAPTER_WATCHLIST] = "watchlist", [ADAPTER_HISTORY] = "history",
+    [ADAPTER_RATINGS] = "ratings",     [ADAPTER_PROGRESS] = "progress",
+    [ADAPTER_PLAYLISTS] = "playlists",
+};
+
+const char *
+adapter_feature_name(enum adapter_feature f)
+{
+    return f < ADAPTER_FEATURE_MAX ? feature_names[f] : "unknown";
+}
+
+int
+adapter_feature_from_name(const char *name)
+{
+    for (int i = 0; i < ADAPTER_FEATURE_MAX; i++)
+        if (strcmp(feature_names[i], name) == 0)
+            return i;
+    return -1;
 }

@@ -51,6 +51,7 @@ static const char *const kind_names[] = {
 static const char *const log_levels[] = {"error", "warn", "info", "debug",
                                          NULL};
 static const char *const pair_modes[] = {"one-way", "two-way", NULL};
+static const char *const truth_sides[] = {"source", "target", NULL};
 static const char *const remove_modes[] = {"source_deletes", "mirror", NULL};
 
 /*
@@ -215,6 +216,8 @@ static const struct cf_field provider_fields[] = {
     PROVIDER_STR(user_id, CF_STR, NULL),
     PROVIDER_STR(username, CF_STR, NULL),
     PROVIDER_STR(dir, CF_STR, NULL),
+    PROVIDER_STR(discover_url, CF_STR, check_url),
+    PROVIDER_STR(metadata_url, CF_STR, check_url),
     /* -1: the adapter's default pacing (SYNC.md 4.4); an account with a
      * higher limit (or a test fake without one) may set its own. */
     {.name = "write_interval_ms",
@@ -353,6 +356,17 @@ static const struct cf_field pair_fields[] = {
      .def_int = 900,
      .min = 60,
      .max = 86400},
+    {.name = "reconcile_interval_s",
+     .type = CF_INT,
+     .off = offsetof(struct pair_conf, reconcile_interval_s),
+     .def_int = 43200,
+     .min = 300,
+     .max = 2592000},
+    {.name = "source_of_truth",
+     .type = CF_ENUM,
+     .off = offsetof(struct pair_conf, source_of_truth),
+     .def = "source",
+     .choices = truth_sides},
     {.name = NULL},
 };
 static const struct cf_table pair_table = {

@@ -53,6 +53,8 @@ struct provider_conf {
     char *user_id;
     char *username;
     char *dir;
+    char *discover_url; /* plex: plex.tv Discover (watchlist) */
+    char *metadata_url; /* plex: plex.tv metadata (ids of Discover rows) */
     int write_interval_ms; /* -1 = the adapter's default */
 };
 
@@ -90,7 +92,9 @@ struct pair_conf {
     char *target;
     char *mode; /* "one-way" or "two-way" */
     struct pair_feature_conf features[CONFIG_FEATURE_MAX];
-    int interval_s; /* default 900 */
+    int interval_s;           /* delta polls; default 900 */
+    int reconcile_interval_s; /* full reconciles in serve; default 43200 */
+    char *source_of_truth; /* two-way ties: "source" (default) or "target" */
 };
 
 struct config {
