@@ -239,8 +239,7 @@ struct adapter_ops {
     int (*read_index)(void *ctx, enum adapter_feature f,
                       struct adapter_page *out, char *err, size_t errlen);
     /* Stores: the checkpoint of each feature (local: the version). */
-    int (*read_activities)(void *ctx,
-                           int64_t checkpoints[ADAPTER_FEATURE_MAX],
+    int (*read_activities)(void *ctx, int64_t checkpoints[ADAPTER_FEATURE_MAX],
                            char *err, size_t errlen);
 
     /* Stores (local): apply directly, filling results[n]. NULL for HTTP. */

@@ -4,13 +4,8 @@
 #include "adapter.h"
 
 const struct adapter_ops *const adapter_table[] = {
-    &adapter_trakt,
-    &adapter_simkl,
-    &adapter_local,
-    &adapter_plex,
-    &adapter_jellyfin,
-    &adapter_emby,
-    NULL,
+    &adapter_trakt,    &adapter_simkl, &adapter_local, &adapter_plex,
+    &adapter_jellyfin, &adapter_emby,  NULL,
 };
 
 static const char *const outcome_names[ADAPTER_OUTCOME_MAX] = {

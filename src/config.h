@@ -53,8 +53,8 @@ struct provider_conf {
     char *user_id;
     char *username;
     char *dir;
-    char *discover_url; /* plex: plex.tv Discover (watchlist) */
-    char *metadata_url; /* plex: plex.tv metadata (ids of Discover rows) */
+    char *discover_url;    /* plex: plex.tv Discover (watchlist) */
+    char *metadata_url;    /* plex: plex.tv metadata (ids of Discover rows) */
     int write_interval_ms; /* -1 = the adapter's default */
 };
 
@@ -94,7 +94,7 @@ struct pair_conf {
     struct pair_feature_conf features[CONFIG_FEATURE_MAX];
     int interval_s;           /* delta polls; default 900 */
     int reconcile_interval_s; /* full reconciles in serve; default 43200 */
-    char *source_of_truth; /* two-way ties: "source" (default) or "target" */
+    char *source_of_truth;    /* two-way ties: "source" (default) or "target" */
 };
 
 struct config {
