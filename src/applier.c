@@ -14,6 +14,7 @@
 #include "op.h"
 #include "queue.h"
 #include "ratelimit.h"
+#include "reconcile.h"
 #include "util.h"
 
 #define APPLIER_GROUP              "applier"
@@ -163,6 +164,7 @@ struct applier {
     struct fetch *f;
     struct ratelimit *rl;
     int settle;
+    int outcome; /* reconcile_outcome_lua: reports on pair operations */
     int check;
     int lease;
     bool leased;        /* we hold the target's lease */
@@ -285,6 +287,57 @@ state_name(enum aop_state s)
 }
 
 static void
+on_outcome(const struct qreply *rep, void *arg)
+{
+    (void)arg;
+    if (rep == NULL || rep->type == QREPLY_ERR)
+        log_warn("msg=\"pair outcome not recorded\" error=\"%.200s\"",
+                 rep && rep->str ? rep->str : "redis unavailable");
+}
+
+/* The short reason an unresolved record keeps (SYNC.md 6.6). */
+static const char *
+unresolved_reason(int status)
+{
+    switch (status) {
+    case 404:
+        return "not_found";
+    case 420:
+        return "account_limit";
+    case 426:
+        return "vip_only";
+    default:
+        return "invalid";
+    }
+}
+
+/* Tell the pair's memory how an operation a poll or reconcile planned
+ * ended: done, or dead (which counts toward its quarantine). */
+static void
+report_pair_outcome(struct applier *ap, const struct aop *o)
+{
+    char *keys[4], *args[7];
+    const char *argv[11];
+    bool ok = o->state == AOP_DONE || o->state == AOP_EXPIRED;
+
+    if (o->op.pair == NULL || (!ok && o->state != AOP_DEAD))
+        return;
+    if (reconcile_outcome_args(ap->cfg, &o->op, ok,
+                               ok ? "" : unresolved_reason(o->status), wr_now(),
+                               keys, args) != 0)
+        return;
+    for (int i = 0; i < 4; i++)
+        argv[i] = keys[i];
+    for (int i = 0; i < 7; i++)
+        argv[4 + i] = args[i];
+    (void)queue_eval(ap->cq, ap->outcome, on_outcome, NULL, 4, 11, argv, NULL);
+    for (int i = 0; i < 4; i++)
+        free(keys[i]);
+    for (int i = 0; i < 7; i++)
+        free(args[i]);
+}
+
+static void
 on_settled(const struct qreply *rep, void *arg)
 {
     struct applier *ap = arg;
@@ -301,6 +354,7 @@ on_settled(const struct qreply *rep, void *arg)
     for (size_t i = ap->u0; i < ap->u1; i++) {
         struct aop *o = &ap->ops[i];
 
+        report_pair_outcome(ap, o);
         switch (o->state) {
         case AOP_DONE:
             ap->stats.applied++;
@@ -1401,6 +1455,7 @@ applier_new(struct event_base *base, const struct config *cfg,
         ap->rl = ratelimit_new(cmdq, a->name, &lim);
     }
     ap->settle = queue_script_add(cmdq, settle_script);
+    ap->outcome = queue_script_add(cmdq, reconcile_outcome_lua);
     ap->check = queue_script_add(cmdq, check_script);
     ap->lease = queue_script_add(cmdq, lease_script);
     ap->lease_key = xasprintf("%slease:%s", cfg->key_prefix, a->name);

@@ -151,7 +151,7 @@ dispatch_new(struct event_base *base, const struct config *cfg,
         char aerr[256];
         struct applier *ap;
 
-        if (!cfg->providers[p].present || a == NULL)
+        if (!cfg->providers[p].present || a == NULL || a->init == NULL)
             continue;
         ap = applier_new(base, cfg, a, cmdq, redis_url, d->f, consumer, aerr,
                          sizeof(aerr));
@@ -175,7 +175,7 @@ dispatch_new(struct event_base *base, const struct config *cfg,
         dispatch_free(d);
         return NULL;
     }
-    if (cfg->n_routes == 0) {
+    if (cfg->n_routes == 0 && cfg->n_pairs == 0) {
         /* Nothing to route: leave the events stream to its readers. */
         log_info("msg=\"no routes configured: events are kept, not "
                  "routed\"");

@@ -25,6 +25,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "queue.h"
+#include "reconcile.h"
 #include "redis_embed.h"
 #include "server.h"
 #include "spool.h"
@@ -553,6 +554,17 @@ cmd_status(const char *cfg_path, int argc, char **argv)
             fprintf(stderr, "watchrelay: bad status reply: %s\n", err);
             goto done;
         }
+        if (cfg->n_pairs > 0) {
+            struct cli_redis cr;
+            struct json_object *pairs = NULL;
+
+            if (cli_redis_open(cfg, &cr, err, sizeof(err)) == 0) {
+                pairs = reconcile_status(cfg, cr.qs);
+                cli_redis_close(&cr);
+            }
+            if (pairs != NULL)
+                json_object_object_add(o, "pairs", pairs);
+        }
         printf("%s\n", json_object_to_json_string_ext(
                            o, JSON_C_TO_STRING_PRETTY |
                                   JSON_C_TO_STRING_NOSLASHESCAPE));
@@ -614,6 +626,45 @@ cmd_backup(const char *cfg_path, int argc, char **argv)
     return rc;
 }
 
+static int
+cmd_sync(const char *cfg_path, int argc, char **argv)
+{
+    struct config *cfg = load_config(cfg_path);
+    int rc;
+
+    if (cfg == NULL)
+        return 2;
+    rc = reconcile_cli(cfg, argc, argv);
+    config_free(cfg);
+    return rc;
+}
+
+static int
+cmd_unresolved(const char *cfg_path, int argc, char **argv)
+{
+    struct config *cfg = load_config(cfg_path);
+    int rc;
+
+    if (cfg == NULL)
+        return 2;
+    rc = reconcile_cli_unresolved(cfg, argc, argv);
+    config_free(cfg);
+    return rc;
+}
+
+static int
+cmd_quarantine(const char *cfg_path, int argc, char **argv)
+{
+    struct config *cfg = load_config(cfg_path);
+    int rc;
+
+    if (cfg == NULL)
+        return 2;
+    rc = reconcile_cli_quarantine(cfg, argc, argv);
+    config_free(cfg);
+    return rc;
+}
+
 static int cmd_help(const char *cfg_path, int argc, char **argv);
 
 static const struct cmd_entry cmd_table[] = {
@@ -628,6 +679,16 @@ static const struct cmd_entry cmd_table[] = {
      "backup list | backup restore SNAPSHOT [--to INSTANCE] [--feature F] "
      "[--dry-run]",
      cmd_backup},
+    {"sync",
+     "sync [--pair ID] [--feature F] [--dry-run] [--json] [--trust INSTANCE] "
+     "[--allow-mass-delete] [--delta] [--quiet]",
+     cmd_sync},
+    {"unresolved", "unresolved list [--pair ID] [--feature F] [--json]",
+     cmd_unresolved},
+    {"quarantine",
+     "quarantine list | quarantine show KEY | quarantine clear KEY|--all "
+     "[--pair ID] [--feature F]",
+     cmd_quarantine},
     {"help", "help", cmd_help},
     {NULL, NULL, NULL},
 };

@@ -908,3 +908,42 @@ queue_sync_cmd(struct queue_sync *qs, int argc, const char *const *argv,
     free(l);
     return out;
 }
+
+int
+queue_sync_append(struct queue_sync *qs, int argc, const char *const *argv,
+                  const size_t *lens)
+{
+    size_t *l = xcalloc((size_t)argc, sizeof(*l));
+    const char **av = xcalloc((size_t)argc + 1, sizeof(*av));
+    int rc;
+
+    for (int i = 0; i < argc; i++)
+        l[i] = lens ? lens[i] : strlen(argv[i]);
+    memcpy(av, argv, (size_t)argc * sizeof(*av));
+    rc = redisAppendCommandArgv(qs->c, argc, av, l) == REDIS_OK ? 0 : -1;
+    free(av);
+    free(l);
+    return rc;
+}
+
+int
+queue_sync_drain(struct queue_sync *qs, size_t n, char *err, size_t errlen)
+{
+    int rc = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        void *r = NULL;
+
+        if (redisGetReply(qs->c, &r) != REDIS_OK || r == NULL) {
+            snprintf(err, errlen, "Redis: %s",
+                     qs->c->errstr[0] ? qs->c->errstr : "connection lost");
+            return -1;
+        }
+        if (((redisReply *)r)->type == REDIS_REPLY_ERROR && rc == 0) {
+            snprintf(err, errlen, "Redis: %s", ((redisReply *)r)->str);
+            rc = -1;
+        }
+        freeReplyObject(r);
+    }
+    return rc;
+}

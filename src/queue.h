@@ -117,6 +117,15 @@ int64_t queue_sync_xlen(struct queue_sync *qs, const char *key);
 struct qreply *queue_sync_cmd(struct queue_sync *qs, int argc,
                               const char *const *argv, const size_t *lens);
 
+/*
+ * Pipelining for bulk CLI writes: append commands, then drain their n
+ * replies. drain returns -1 with err on I/O failure or when any reply was
+ * an error (the first one is reported; the rest are still read).
+ */
+int queue_sync_append(struct queue_sync *qs, int argc, const char *const *argv,
+                      const size_t *lens);
+int queue_sync_drain(struct queue_sync *qs, size_t n, char *err, size_t errlen);
+
 /* Parse a Redis URL; host gets the IP or the unix path. 0 or -1 with err. */
 int queue_parse_url(const char *url, char *host, size_t hostlen, int *port,
                     int *db, bool *is_unix, char *err, size_t errlen);

@@ -220,6 +220,26 @@ route_targets(const struct router *r, const struct event *ev, const char **out,
     const char *kind = event_kind_name(ev->kind);
     size_t n = 0;
 
+    /* A poll or reconcile event goes to its pair's other side only. */
+    if (ev->pair != NULL) {
+        for (size_t i = 0; i < r->cfg->n_pairs && max > 0; i++) {
+            const struct pair_conf *pc = &r->cfg->pairs[i];
+            const char *to = NULL;
+            int p;
+
+            if (strcmp(pc->id, ev->pair) != 0)
+                continue;
+            if (strcmp(ev->source, pc->source) == 0)
+                to = pc->target;
+            else if (strcmp(ev->source, pc->target) == 0)
+                to = pc->source;
+            p = to ? config_provider_from_name(to) : -1;
+            if (to != NULL && adapter_find(to) != NULL && p >= 0 &&
+                r->cfg->providers[p].present)
+                out[n++] = to;
+        }
+        return n;
+    }
     for (size_t i = 0; i < r->cfg->n_routes; i++) {
         const struct route_conf *rc = &r->cfg->routes[i];
         bool ok = false;
