@@ -24,6 +24,7 @@
 #include "jsonu.h"
 #include "log.h"
 #include "metrics.h"
+#include "poll.h"
 #include "queue.h"
 #include "reconcile.h"
 #include "redis_embed.h"
@@ -139,6 +140,7 @@ struct daemon {
     struct ingest *in;
     struct queue *q;
     struct dispatch *disp;
+    struct poll *poll;
     struct event *sigterm_ev;
     struct event *sigint_ev;
     struct event *stop_ev;
@@ -249,6 +251,8 @@ status_delivery(struct json_object *out, void *arg)
 
     if (d->disp != NULL)
         dispatch_status(d->disp, out);
+    if (d->poll != NULL)
+        poll_status(d->poll, out);
 }
 
 static int
@@ -341,6 +345,13 @@ cmd_serve(const char *cfg_path, int argc, char **argv)
             goto done;
         }
     }
+    if ((roles & ROLE_POLL) && cfg->n_pairs > 0) {
+        d.poll = poll_new(d.base, cfg, cfg_path, err, sizeof(err));
+        if (d.poll == NULL) {
+            fprintf(stderr, "watchrelay: %s\n", err);
+            goto done;
+        }
+    }
     d.srv = server_new(d.base, &deps, err, sizeof(err));
     if (d.in == NULL || d.srv == NULL) {
         fprintf(stderr, "watchrelay: %s\n", d.srv ? "cannot start" : err);
@@ -372,6 +383,7 @@ cmd_serve(const char *cfg_path, int argc, char **argv)
     event_base_dispatch(d.base);
     /* Fail what still waits on Redis into the spool, then flush replies.
      * Delivery stops first: what it had in hand stays pending in Redis. */
+    poll_stop(d.poll);
     dispatch_stop(d.disp);
     ingest_stop(d.in);
     queue_free(d.q);
@@ -382,6 +394,7 @@ cmd_serve(const char *cfg_path, int argc, char **argv)
     rc = 0;
 done:
     server_free(d.srv);
+    poll_free(d.poll);
     dispatch_stop(d.disp);
     queue_free(d.q);
     dispatch_free(d.disp);
