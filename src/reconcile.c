@@ -963,7 +963,10 @@ commit(struct rc *rc, struct rc_feature_run *fr, int64_t now, int64_t wm[2],
     snprintf(nowbuf, sizeof(nowbuf), "%" PRId64, now);
     *queued = 0;
     for (int x = 0; x < 2; x++) {
-        save_base[x] = !rc->delta && !fr->sides[x].suspect;
+        /* A refused mass delete keeps the old baselines, so the evidence
+         * stays and `sync --allow-mass-delete` can act on it. */
+        save_base[x] = !rc->delta && !fr->sides[x].suspect &&
+                       !fr->plan.mass_refused[0] && !fr->plan.mass_refused[1];
         if (!save_base[x])
             continue;
         base[x] = rc_key(rc, "base", pair, fr->ridx[x], fr->f);

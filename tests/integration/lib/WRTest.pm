@@ -416,6 +416,48 @@ sub simkl_provider {
              access_token => 'fake-simkl-token' };
 }
 
+# The media servers' provider blocks pointing at the fake.
+sub plex_provider {
+    my ($self) = @_;
+    return { base_url => $self->fake_url('/plex'), token => 'fake-plex-token',
+             discover_url => $self->fake_url('/plex-discover'),
+             metadata_url => $self->fake_url('/plex-metadata') };
+}
+
+sub jellyfin_provider {
+    my ($self) = @_;
+    return { base_url => $self->fake_url('/jellyfin'), api_key => 'fake-jellyfin-key',
+             user_id => 'a1b2c3d4e5f60718293a4b5c6d7e8f90' };
+}
+
+sub emby_provider {
+    my ($self) = @_;
+    return { base_url => $self->fake_url('/emby'), api_key => 'fake-emby-key',
+             user_id => '0f1e2d3c4b5a69788796a5b4c3d2e1f0' };
+}
+
+# Run a watchrelay command against the daemon's config; returns
+# (exit status, stdout, stderr).
+sub cli {
+    my ($self, @args) = @_;
+    my $path = "$self->{dir}/watchrelay.json";
+    my $n = ++$self->{cli_n};
+    my ($out, $err) = ("$self->{dir}/cli$n.out", "$self->{dir}/cli$n.err");
+    my $pid = fork // croak "fork: $!";
+    if ($pid == 0) {
+        open STDOUT, '>', $out or POSIX::_exit(126);
+        open STDERR, '>', $err or POSIX::_exit(126);
+        exec(bin(), '-c', $path, @args) or POSIX::_exit(127);
+    }
+    waitpid($pid, 0);
+    my $status = $? >> 8;
+    local $/;
+    my ($o, $e) = ('', '');
+    if (open my $fh, '<', $out) { $o = <$fh> // '' }
+    if (open my $fh, '<', $err) { $e = <$fh> // '' }
+    return ($status, $o, $e);
+}
+
 sub cleanup {
     my ($self) = @_;
     $self->stop_fake if $self->{fake_pid};
