@@ -11,6 +11,10 @@
  * canonical keys are equal. Local ids (plex, jellyfin, emby, slug) match only
  * through an equal key, since operations do not say which server they came
  * from.
+ *
+ * As a source (SYNC.md 5, 9), read_index gives a feature's present version
+ * as rows (history one per play) and read_activities each feature's
+ * CURRENT version as its checkpoint.
  */
 #include "local.h"
 
@@ -1142,6 +1146,145 @@ local_apply(void *ctx, const struct op *const *ops, size_t n,
     return 0;
 }
 
+/* ---- reads (delta sync, reconcile) ---- */
+
+#define LOCAL_READ_FEATURES                                          \
+    (ADAPTER_BIT(ADAPTER_HISTORY) | ADAPTER_BIT(ADAPTER_WATCHLIST) | \
+     ADAPTER_BIT(ADAPTER_RATINGS))
+
+/* The store's feature for a read feature, or -1. */
+static int
+read_feature(enum adapter_feature f)
+{
+    switch (f) {
+    case ADAPTER_HISTORY:
+        return LOCAL_HISTORY;
+    case ADAPTER_WATCHLIST:
+        return LOCAL_WATCHLIST;
+    case ADAPTER_RATINGS:
+        return LOCAL_RATINGS;
+    default:
+        return -1;
+    }
+}
+
+static int64_t
+entry_time(struct json_object *o, const char *key)
+{
+    const char *s;
+    int64_t t;
+
+    if (jget_str(o, key, &s) != 0 || wr_time_parse(s, &t) != 0 || t < 0)
+        return 0;
+    return t;
+}
+
+/* One stored entry as a row; entries that do not parse are skipped. */
+static void
+read_row(enum local_feature lf, struct json_object *o, struct adapter_page *out)
+{
+    struct json_object *jitem;
+    struct adapter_entry e;
+    int64_t rating;
+
+    memset(&e, 0, sizeof(e));
+    item_init(&e.item);
+    e.progress = -1;
+    e.position = -1;
+    if (!json_object_is_type(o, json_type_object) ||
+        jget_obj(o, "item", &jitem) != 0 ||
+        item_from_json(&e.item, jitem) != 0 || e.item.type == ITEM_NONE)
+        goto skip;
+    switch (lf) {
+    case LOCAL_HISTORY:
+        e.watched_at = entry_time(o, "watched_at");
+        break;
+    case LOCAL_WATCHLIST:
+        e.listed_at = entry_time(o, "listed_at");
+        break;
+    default:
+        if (jget_i64_lenient(o, "rating", &rating) != 0 || rating < 1 ||
+            rating > 10)
+            goto skip;
+        e.rating = (int)rating;
+        e.rated_at = entry_time(o, "rated_at");
+        break;
+    }
+    if (out->n == 0 || (out->n & (out->n - 1)) == 0)
+        out->rows = xrealloc(out->rows,
+                             (out->n ? out->n * 2 : 16) * sizeof(*out->rows));
+    out->rows[out->n++] = e;
+    return;
+skip:
+    item_release(&e.item);
+}
+
+/* The present snapshot of feature f (CURRENT, past damaged versions) as
+ * rows: one per play for history. One page (no cursor). */
+static int
+local_read_index(void *ctx, enum adapter_feature f, struct adapter_page *out,
+                 char *err, size_t errlen)
+{
+    struct local *l = ctx;
+    struct json_object *items = NULL;
+    int lf = read_feature(f);
+
+    if (lf < 0) {
+        snprintf(err, errlen, "the local backup has no read of %s",
+                 adapter_feature_name(f));
+        return -1;
+    }
+    if (local_snapshot_load(l->dir, local_features[lf], 0, &items, err,
+                            errlen) != 0)
+        return -1;
+    for (size_t i = 0; i < json_object_array_length(items); i++)
+        read_row((enum local_feature)lf, json_object_array_get_idx(items, i),
+                 out);
+    json_object_put(items);
+    return 0;
+}
+
+/* Each feature's checkpoint: its CURRENT version (the newest on disk when
+ * CURRENT is missing), 0 when it has none. */
+static int
+local_read_activities(void *ctx, int64_t checkpoints[ADAPTER_FEATURE_MAX],
+                      char *err, size_t errlen)
+{
+    struct local *l = ctx;
+
+    for (int f = 0; f < ADAPTER_FEATURE_MAX; f++)
+        checkpoints[f] = 0;
+    for (int f = 0; f < ADAPTER_FEATURE_MAX; f++) {
+        int lf = read_feature((enum adapter_feature)f), cur;
+        char *fdir;
+        int *vers = NULL;
+        size_t n = 0;
+        int rc;
+
+        if (lf < 0)
+            continue;
+        fdir = xasprintf("%s/%s", l->dir, local_features[lf]);
+        rc = current_read(fdir, &cur);
+        if (rc < 0) {
+            snprintf(err, errlen, "read %s/CURRENT: %s", fdir, strerror(errno));
+            free(fdir);
+            return -1;
+        }
+        if (rc > 0) {
+            if (versions_scan(fdir, &vers, &n) != 0) {
+                snprintf(err, errlen, "read %s: %s", fdir, strerror(errno));
+                free(fdir);
+                return -1;
+            }
+            cur = n > 0 ? vers[n - 1] : 0;
+            free(vers);
+        }
+        checkpoints[f] = cur;
+        free(fdir);
+    }
+    return 0;
+}
+
 #define LOCAL_KINDS                                           \
     (OP_BIT(OP_HISTORY_ADD) | OP_BIT(OP_HISTORY_REMOVE) |     \
      OP_BIT(OP_RATING_SET) | OP_BIT(OP_RATING_CLEAR) |        \
@@ -1157,6 +1300,13 @@ const struct adapter_ops adapter_local = {
     .limits = {0, 0, 0, 0},
     .init = local_init,
     .free = local_free,
+    .features = LOCAL_READ_FEATURES,
+    .delta_features = 0,
+    .has_local_id = false,
+    .dated_history = true,
+    .phantom_grace_s = 0,
+    .read_index = local_read_index,
+    .read_activities = local_read_activities,
     .apply = local_apply,
 };
 

@@ -19,6 +19,14 @@
  * History check: /sync/all-items?date_from=<watched_at - 60 s> with
  * extended=full and episode_watched_at=yes, looking for the title (and the
  * episode) watched within 60 s of watched_at.
+ *
+ * Reads (delta sync, reconcile): every feature walks the buckets movies,
+ * shows, anime of /sync/all-items (not paginated; the cursor names the next
+ * bucket): history rows are watched movies (last_watched_at) and each
+ * watched episode of seasons[].episodes[]; watchlist rows come from
+ * /sync/all-items/<bucket>/plantowatch; ratings rows are the titles with a
+ * user_rating. A delta read is the same walk with date_from; activities come
+ * from /sync/activities.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +41,10 @@
 #define SIMKL_APP_NAME   "watchrelay"
 #define SIMKL_APP_VER    "0.1.0"
 #define HISTORY_WINDOW_S 60
+
+#define SIMKL_READ_FEATURES                                          \
+    (ADAPTER_BIT(ADAPTER_HISTORY) | ADAPTER_BIT(ADAPTER_WATCHLIST) | \
+     ADAPTER_BIT(ADAPTER_RATINGS))
 
 #define SIMKL_KINDS                                                           \
     (OP_SCROBBLE_KINDS | OP_BIT(OP_HISTORY_ADD) | OP_BIT(OP_HISTORY_REMOVE) | \
@@ -67,12 +79,23 @@ static const struct syncapi_dialect simkl_dialect = {
     .gateway_retry_ms = 0,
 };
 
+enum read_mode { READ_INDEX, READ_DELTA, READ_MODE_MAX };
+
+/* The /sync/all-items buckets a read walks, in order. */
+enum bucket { BUCKET_MOVIES, BUCKET_SHOWS, BUCKET_ANIME, BUCKET_MAX };
+
+static const char *const bucket_names[BUCKET_MAX] = {"movies", "shows",
+                                                     "anime"};
+
 struct simkl {
     char *base_url;
     char *auth_url; /* the PIN endpoints */
     char *client_id;
     char *client_secret;
     struct adapter_tokens tok;
+    /* The bucket each read last asked for: parse_index/parse_delta get no
+     * cursor, and an empty reply (null, {}) does not say its bucket. */
+    enum bucket reads[READ_MODE_MAX][ADAPTER_FEATURE_MAX];
 };
 
 static void *
@@ -363,19 +386,6 @@ show_row_found(const struct op *op, struct json_object *row)
     return false;
 }
 
-static bool
-is_json_null(const char *s, size_t len)
-{
-    while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\n' ||
-                       s[len - 1] == '\r' || s[len - 1] == '\t'))
-        len--;
-    while (len > 0 && (*s == ' ' || *s == '\n' || *s == '\r' || *s == '\t')) {
-        s++;
-        len--;
-    }
-    return len == 4 && memcmp(s, "null", 4) == 0;
-}
-
 static int
 simkl_parse_history_check(void *ctx, const struct op *op,
                           const struct http_response *resp, bool *found)
@@ -390,7 +400,7 @@ simkl_parse_history_check(void *ctx, const struct op *op,
         return -1;
     /* Nothing changed: legacy apps get null (which json-c parses to
      * NULL), newer ones {} or []. */
-    if (is_json_null(resp->body, resp->body_len))
+    if (syncapi_body_is_null(resp))
         return 0;
     o = jsonu_parse(resp->body, resp->body_len, JSONU_DEPTH, perr,
                     sizeof(perr));
@@ -412,6 +422,308 @@ simkl_parse_history_check(void *ctx, const struct op *op,
             *found =
                 movies ? movie_row_found(op, row) : show_row_found(op, row);
         }
+    }
+    json_object_put(o);
+    return 0;
+}
+
+/* ---- reads (index, activities, delta) ---------------------------------- */
+
+static bool
+read_allowed(enum read_mode m, enum adapter_feature f, char *err, size_t errlen)
+{
+    if ((unsigned)f < ADAPTER_FEATURE_MAX &&
+        (SIMKL_READ_FEATURES & ADAPTER_BIT(f)) != 0)
+        return true;
+    snprintf(err, errlen, "SIMKL has no %s read of %s",
+             m == READ_INDEX ? "index" : "delta", adapter_feature_name(f));
+    return false;
+}
+
+static int
+read_build(struct simkl *s, enum read_mode m, enum adapter_feature f,
+           int64_t since, const char *cursor, struct http_request *req,
+           char *err, size_t errlen)
+{
+    enum bucket b = BUCKET_MOVIES;
+    char from[WR_TIME_BUF];
+    struct buf path, q;
+
+    if (!read_allowed(m, f, err, errlen))
+        return -1;
+    if (cursor != NULL) {
+        while (b < BUCKET_MAX && strcmp(cursor, bucket_names[b]) != 0)
+            b++;
+        if (b == BUCKET_MAX) {
+            snprintf(err, errlen, "not a SIMKL read cursor");
+            return -1;
+        }
+    }
+    buf_init(&path);
+    buf_init(&q);
+    buf_printf(&path, "/sync/all-items/%s%s", bucket_names[b],
+               f == ADAPTER_WATCHLIST ? "/plantowatch" : "");
+    buf_puts(&q, "extended=full");
+    if (f == ADAPTER_HISTORY)
+        buf_puts(&q, "&episode_watched_at=yes");
+    if (m == READ_DELTA && since > 0) {
+        syncapi_time(&simkl_dialect, since, from);
+        buf_puts(&q, "&date_from=");
+        syncapi_url_encode(&q, from);
+    }
+    simkl_request(s, req, HTTP_GET, s->base_url, path.data, q.data, true);
+    s->reads[m][f] = b;
+    buf_release(&q);
+    buf_release(&path);
+    return 0;
+}
+
+/* The show (or anime) object of a shows/anime row. */
+static struct json_object *
+row_show(struct json_object *row)
+{
+    struct json_object *o;
+
+    if (jget_obj(row, "show", &o) == 0 || jget_obj(row, "anime", &o) == 0)
+        return o;
+    return NULL;
+}
+
+/* History rows of a show or anime row: one per watched episode listed in
+ * seasons[].episodes[] (watched_at 0 when SIMKL gives no date). */
+static void
+show_history(struct json_object *row, struct adapter_page *out)
+{
+    struct json_object *show = row_show(row), *seasons, *eps;
+    struct item base;
+    int64_t x;
+    bool watched;
+
+    if (jget_arr(row, "seasons", &seasons) != 0)
+        return;
+    syncapi_media_item(show, ITEM_SHOW, &base);
+    for (size_t i = 0; i < json_object_array_length(seasons); i++) {
+        struct json_object *sn = json_object_array_get_idx(seasons, i);
+        int64_t season;
+
+        if (jget_i64_lenient(sn, "number", &season) != 0 || season < 0 ||
+            season > 1000000 || jget_arr(sn, "episodes", &eps) != 0)
+            continue;
+        for (size_t j = 0; j < json_object_array_length(eps); j++) {
+            struct json_object *ep = json_object_array_get_idx(eps, j);
+            struct adapter_entry e;
+
+            if (jget_i64_lenient(ep, "number", &x) != 0 || x < 0 ||
+                x > 1000000 ||
+                (jget_bool_lenient(ep, "watched", &watched) == 0 && !watched))
+                continue;
+            syncapi_entry_init(&e);
+            e.item.type = ITEM_EPISODE;
+            e.item.show_title = base.title != NULL ? xstrdup(base.title) : NULL;
+            e.item.show_year = base.year;
+            for (int k = 0; k < ITEM_ID_MAX; k++)
+                if (base.ids.v[k] != NULL)
+                    e.item.show_ids.v[k] = xstrdup(base.ids.v[k]);
+            e.item.season = (int)season;
+            e.item.episode = (int)x;
+            e.watched_at = syncapi_row_time(ep, "watched_at");
+            syncapi_page_push(out, &e);
+        }
+    }
+    item_release(&base);
+}
+
+/* One all-items row of bucket b into out, per feature f. */
+static void
+read_row(enum adapter_feature f, enum bucket b, struct json_object *row,
+         struct adapter_page *out)
+{
+    struct json_object *media, *v;
+    const char *status = NULL;
+    struct adapter_entry e;
+    bool movie = b == BUCKET_MOVIES;
+
+    if (!json_object_is_type(row, json_type_object))
+        return;
+    jget_str(row, "status", &status);
+    if (f == ADAPTER_HISTORY && !movie) {
+        show_history(row, out);
+        return;
+    }
+    if (movie) {
+        if (jget_obj(row, "movie", &media) != 0)
+            return;
+    } else if ((media = row_show(row)) == NULL) {
+        return;
+    }
+    syncapi_entry_init(&e);
+    syncapi_media_item(media, movie ? ITEM_MOVIE : ITEM_SHOW, &e.item);
+    switch (f) {
+    case ADAPTER_HISTORY:
+        /* Watched: a last_watched_at (maybe SIMKL's "no date"), or
+         * completed without one. */
+        if (!(json_object_object_get_ex(row, "last_watched_at", &v) &&
+              v != NULL) &&
+            (status == NULL || strcmp(status, "completed") != 0))
+            goto skip;
+        e.watched_at = syncapi_row_time(row, "last_watched_at");
+        break;
+    case ADAPTER_WATCHLIST:
+        if (status != NULL && strcmp(status, "plantowatch") != 0)
+            goto skip;
+        e.listed_at = syncapi_row_time(row, "added_to_watchlist_at");
+        break;
+    default:
+        if (syncapi_row_rating(row, "user_rating", &e.rating) != 0)
+            goto skip;
+        e.rated_at = syncapi_row_time(row, "user_rated_at");
+        break;
+    }
+    syncapi_page_push(out, &e);
+    return;
+skip:
+    item_release(&e.item);
+}
+
+static int64_t
+row_time_of(enum adapter_feature f, const struct adapter_entry *e)
+{
+    switch (f) {
+    case ADAPTER_HISTORY:
+        return e->watched_at;
+    case ADAPTER_WATCHLIST:
+        return e->listed_at;
+    default:
+        return e->rated_at;
+    }
+}
+
+static int
+read_parse(struct simkl *s, enum read_mode m, enum adapter_feature f,
+           const struct http_response *resp, struct adapter_page *out,
+           char *err, size_t errlen)
+{
+    struct syncapi_secrets sec;
+    struct json_object *o = NULL, *arr;
+    enum bucket asked;
+
+    if (!read_allowed(m, f, err, errlen))
+        return -1;
+    simkl_secrets(s, &sec);
+    if (syncapi_read_status(&simkl_dialect, &sec, resp, syncapi_read_what(f),
+                            err, errlen) != 0)
+        return -1;
+    /* Nothing there: null (legacy apps) or {} (newer ones). */
+    if (!syncapi_body_is_null(resp)) {
+        o = syncapi_read_json(&simkl_dialect, resp, syncapi_read_what(f), err,
+                              errlen);
+        if (o == NULL)
+            return -1;
+        if (!json_object_is_type(o, json_type_object) &&
+            !json_object_is_type(o, json_type_array)) {
+            snprintf(err, errlen, "SIMKL %s: the reply is not a JSON object",
+                     syncapi_read_what(f));
+            json_object_put(o);
+            return -1;
+        }
+    }
+    for (int b = 0; o != NULL && b < BUCKET_MAX; b++) {
+        if (!json_object_is_type(o, json_type_object) ||
+            jget_arr(o, bucket_names[b], &arr) != 0)
+            continue;
+        for (size_t i = 0; i < json_object_array_length(arr); i++)
+            read_row(f, (enum bucket)b, json_object_array_get_idx(arr, i), out);
+    }
+    if (m == READ_DELTA)
+        for (size_t i = 0; i < out->n; i++)
+            if (row_time_of(f, &out->rows[i]) > out->watermark)
+                out->watermark = row_time_of(f, &out->rows[i]);
+    asked = s->reads[m][f];
+    if (asked + 1 < BUCKET_MAX)
+        out->next_cursor = xstrdup(bucket_names[asked + 1]);
+    json_object_put(o);
+    return 0;
+}
+
+static int
+simkl_build_index(void *ctx, enum adapter_feature f, const char *cursor,
+                  struct http_request *req, char *err, size_t errlen)
+{
+    return read_build(ctx, READ_INDEX, f, 0, cursor, req, err, errlen);
+}
+
+static int
+simkl_parse_index(void *ctx, enum adapter_feature f,
+                  const struct http_response *resp, struct adapter_page *out,
+                  char *err, size_t errlen)
+{
+    return read_parse(ctx, READ_INDEX, f, resp, out, err, errlen);
+}
+
+static int
+simkl_build_delta(void *ctx, enum adapter_feature f, int64_t since,
+                  const char *cursor, struct http_request *req, char *err,
+                  size_t errlen)
+{
+    return read_build(ctx, READ_DELTA, f, since, cursor, req, err, errlen);
+}
+
+static int
+simkl_parse_delta(void *ctx, enum adapter_feature f,
+                  const struct http_response *resp, struct adapter_page *out,
+                  char *err, size_t errlen)
+{
+    return read_parse(ctx, READ_DELTA, f, resp, out, err, errlen);
+}
+
+static int
+simkl_build_activities(void *ctx, struct http_request *req, char *err,
+                       size_t errlen)
+{
+    struct simkl *s = ctx;
+
+    (void)err;
+    (void)errlen;
+    simkl_request(s, req, HTTP_GET, s->base_url, "/sync/activities", NULL,
+                  true);
+    return 0;
+}
+
+static int
+simkl_parse_activities(void *ctx, const struct http_response *resp,
+                       int64_t checkpoints[ADAPTER_FEATURE_MAX], char *err,
+                       size_t errlen)
+{
+    static const char *const buckets[] = {"movies", "tv_shows", "anime"};
+    struct simkl *s = ctx;
+    struct syncapi_secrets sec;
+    struct json_object *o;
+    int64_t *h = &checkpoints[ADAPTER_HISTORY];
+    int64_t *w = &checkpoints[ADAPTER_WATCHLIST];
+    int64_t *r = &checkpoints[ADAPTER_RATINGS];
+
+    for (int f = 0; f < ADAPTER_FEATURE_MAX; f++)
+        checkpoints[f] = 0;
+    simkl_secrets(s, &sec);
+    if (syncapi_read_status(&simkl_dialect, &sec, resp, "activities read", err,
+                            errlen) != 0)
+        return -1;
+    o = syncapi_read_json(&simkl_dialect, resp, "activities read", err, errlen);
+    if (o == NULL)
+        return -1;
+    if (!json_object_is_type(o, json_type_object)) {
+        snprintf(err, errlen,
+                 "SIMKL activities read: the reply is not a JSON object");
+        json_object_put(o);
+        return -1;
+    }
+    for (size_t i = 0; i < sizeof(buckets) / sizeof(buckets[0]); i++) {
+        syncapi_time_max(o, buckets[i], "completed", h);
+        syncapi_time_max(o, buckets[i], "watching", h);
+        syncapi_time_max(o, buckets[i], "removed_from_list", h);
+        syncapi_time_max(o, buckets[i], "plantowatch", w);
+        syncapi_time_max(o, buckets[i], "removed_from_list", w);
+        syncapi_time_max(o, buckets[i], "rated_at", r);
     }
     json_object_put(o);
     return 0;
@@ -599,5 +911,16 @@ const struct adapter_ops adapter_simkl = {
     .auth_start = simkl_auth_start,
     .auth_poll = simkl_auth_poll,
     .auth_parse = simkl_auth_parse,
+    .features = SIMKL_READ_FEATURES,
+    .delta_features = SIMKL_READ_FEATURES,
+    .has_local_id = false,
+    .dated_history = true,
+    .phantom_grace_s = 3600,
+    .build_index = simkl_build_index,
+    .parse_index = simkl_parse_index,
+    .build_activities = simkl_build_activities,
+    .parse_activities = simkl_parse_activities,
+    .build_delta = simkl_build_delta,
+    .parse_delta = simkl_parse_delta,
     .apply = NULL,
 };

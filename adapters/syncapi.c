@@ -1001,3 +1001,259 @@ syncapi_opt_dup(const char *s)
 {
     return (s != NULL && *s) ? xstrdup(s) : NULL;
 }
+
+/* ---- reads ------------------------------------------------------------ */
+
+const char *
+syncapi_read_what(enum adapter_feature f)
+{
+    switch (f) {
+    case ADAPTER_HISTORY:
+        return "history read";
+    case ADAPTER_WATCHLIST:
+        return "watchlist read";
+    case ADAPTER_RATINGS:
+        return "ratings read";
+    default:
+        return "read";
+    }
+}
+
+void
+syncapi_entry_init(struct adapter_entry *e)
+{
+    memset(e, 0, sizeof(*e));
+    item_init(&e->item);
+    e->progress = -1;
+    e->position = -1;
+}
+
+void
+syncapi_page_push(struct adapter_page *p, struct adapter_entry *e)
+{
+    /* Capacity is the next power of two at or above n. */
+    if (p->n == 0 || (p->n & (p->n - 1)) == 0)
+        p->rows = xrealloc(p->rows, (p->n ? p->n * 2 : 16) * sizeof(*p->rows));
+    p->rows[p->n++] = *e;
+    syncapi_entry_init(e);
+}
+
+void
+syncapi_ids_read(struct item_ids *ids, struct json_object *jids)
+{
+    if (jids == NULL || !json_object_is_type(jids, json_type_object))
+        return;
+    json_object_object_foreach (jids, key, val) {
+        int id = item_id_from_name(key);
+        const char *raw = NULL;
+        char num[32];
+
+        if (id < 0 || id == ITEM_ID_PLEX || id == ITEM_ID_JELLYFIN ||
+            id == ITEM_ID_EMBY || id == ITEM_ID_GUID)
+            continue;
+        if (json_object_is_type(val, json_type_int)) {
+            snprintf(num, sizeof(num), "%lld",
+                     (long long)json_object_get_int64(val));
+            raw = num;
+        } else if (json_object_is_type(val, json_type_double)) {
+            double x = json_object_get_double(val);
+
+            if (x >= 1 && x < 9e15 && x == floor(x)) {
+                snprintf(num, sizeof(num), "%lld", (long long)x);
+                raw = num;
+            }
+        } else if (json_object_is_type(val, json_type_string)) {
+            raw = json_object_get_string(val);
+        }
+        if (raw != NULL)
+            item_ids_set(ids, (enum item_id)id, raw);
+    }
+}
+
+/* o[key] as a whole number in [min, max], else def. */
+static int
+get_int(struct json_object *o, const char *key, int min, int max, int def)
+{
+    int64_t x;
+
+    if (o == NULL || jget_i64_lenient(o, key, &x) != 0 || x < min || x > max)
+        return def;
+    return (int)x;
+}
+
+/* Title, year and ids of a media object. */
+static void
+media_read(struct json_object *media, char **title, int *year,
+           struct item_ids *ids)
+{
+    struct json_object *jids;
+    const char *s;
+
+    if (media == NULL || !json_object_is_type(media, json_type_object))
+        return;
+    if (jget_str(media, "title", &s) == 0 && *s != '\0') {
+        free(*title);
+        *title = xstrdup(s);
+    }
+    *year = get_int(media, "year", 1, 9999, *year);
+    if (jget_obj(media, "ids", &jids) == 0)
+        syncapi_ids_read(ids, jids);
+}
+
+void
+syncapi_media_item(struct json_object *media, enum item_type t, struct item *it)
+{
+    item_init(it);
+    it->type = t;
+    media_read(media, &it->title, &it->year, &it->ids);
+}
+
+static enum item_type
+row_type(struct json_object *row)
+{
+    static const char *const keys[] = {"episode", "season", "movie", "show"};
+    static const enum item_type types[] = {ITEM_EPISODE, ITEM_SEASON,
+                                           ITEM_MOVIE, ITEM_SHOW};
+    struct json_object *o;
+    const char *s;
+    enum item_type t;
+
+    if (jget_str(row, "type", &s) == 0) {
+        t = item_type_from_name(s);
+        return jget_obj(row, s, &o) == 0 ? t : ITEM_NONE;
+    }
+    /* No type: the most specific object present. */
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        if (jget_obj(row, keys[i], &o) == 0)
+            return types[i];
+    return ITEM_NONE;
+}
+
+int
+syncapi_row_item(struct json_object *row, struct item *it)
+{
+    struct json_object *o = NULL, *show = NULL;
+    enum item_type t;
+
+    item_init(it);
+    if (row == NULL || !json_object_is_type(row, json_type_object))
+        return -1;
+    t = row_type(row);
+    switch (t) {
+    case ITEM_MOVIE:
+    case ITEM_SHOW:
+        jget_obj(row, t == ITEM_MOVIE ? "movie" : "show", &o);
+        syncapi_media_item(o, t, it);
+        return 0;
+    case ITEM_SEASON:
+    case ITEM_EPISODE:
+        jget_obj(row, t == ITEM_SEASON ? "season" : "episode", &o);
+        syncapi_media_item(o, t, it);
+        if (t == ITEM_SEASON) {
+            it->season = get_int(o, "number", 0, 1000000, -1);
+        } else {
+            it->season = get_int(o, "season", 0, 1000000, -1);
+            it->episode = get_int(o, "number", 0, 1000000, -1);
+        }
+        if (jget_obj(row, "show", &show) == 0)
+            media_read(show, &it->show_title, &it->show_year, &it->show_ids);
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+int64_t
+syncapi_row_time(struct json_object *o, const char *key)
+{
+    const char *s;
+    int64_t t;
+
+    if (o == NULL || jget_str(o, key, &s) != 0 || wr_time_parse(s, &t) != 0)
+        return 0;
+    /* SIMKL writes 1970-01-01T00:00:01Z for "don't remember when". */
+    return t > 1 ? t : 0;
+}
+
+void
+syncapi_time_max(struct json_object *o, const char *bucket, const char *key,
+                 int64_t *max)
+{
+    struct json_object *b;
+    int64_t t;
+
+    if (o == NULL || jget_obj(o, bucket, &b) != 0)
+        return;
+    t = syncapi_row_time(b, key);
+    if (t > *max)
+        *max = t;
+}
+
+int
+syncapi_row_rating(struct json_object *o, const char *key, int *out)
+{
+    int64_t x;
+
+    if (o == NULL || jget_i64_lenient(o, key, &x) != 0 || x < 1 || x > 10)
+        return -1;
+    *out = (int)x;
+    return 0;
+}
+
+int
+syncapi_read_status(const struct syncapi_dialect *d,
+                    const struct syncapi_secrets *sec,
+                    const struct http_response *resp, const char *what,
+                    char *err, size_t errlen)
+{
+    char msg[MESSAGE_MAX];
+
+    if (resp->status >= 200 && resp->status < 300)
+        return 0;
+    syncapi_reply_message(sec, resp, msg, sizeof(msg));
+    if (resp->status == 0)
+        snprintf(err, errlen, "%s %s failed: transport: %s", d->label, what,
+                 msg);
+    else if (resp->status == 401 || resp->status == 403)
+        snprintf(err, errlen, "%s %s: unauthorized (http %ld): %s", d->label,
+                 what, resp->status, msg);
+    else
+        snprintf(err, errlen, "%s %s failed: http %ld: %s", d->label, what,
+                 resp->status, msg);
+    return -1;
+}
+
+struct json_object *
+syncapi_read_json(const struct syncapi_dialect *d,
+                  const struct http_response *resp, const char *what, char *err,
+                  size_t errlen)
+{
+    struct json_object *o = NULL;
+    char perr[128] = "empty body";
+
+    if (resp->body != NULL && resp->body_len > 0)
+        o = jsonu_parse(resp->body, resp->body_len, JSONU_DEPTH, perr,
+                        sizeof(perr));
+    if (o == NULL)
+        snprintf(err, errlen, "%s %s: malformed JSON: %s", d->label, what,
+                 perr);
+    return o;
+}
+
+bool
+syncapi_body_is_null(const struct http_response *resp)
+{
+    const char *s = resp->body;
+    size_t len = resp->body_len;
+
+    if (s == NULL)
+        return false;
+    while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\n' ||
+                       s[len - 1] == '\r' || s[len - 1] == '\t'))
+        len--;
+    while (len > 0 && (*s == ' ' || *s == '\n' || *s == '\r' || *s == '\t')) {
+        s++;
+        len--;
+    }
+    return len == 4 && memcmp(s, "null", 4) == 0;
+}

@@ -139,4 +139,63 @@ char *syncapi_opt_dup(const char *s);
 /* Retry-After in milliseconds, or -1 when absent or not seconds. */
 int64_t syncapi_retry_after_ms(const struct http_response *resp);
 
+/* ---- reads (index, activities, delta) --------------------------------- */
+
+/* Reads ask for pages of this many rows where the provider pages. */
+#define SYNCAPI_PAGE_LIMIT 1000
+
+/* "history read", "watchlist read", ... for errors. */
+const char *syncapi_read_what(enum adapter_feature f);
+/* A blank row: item_init, progress and position -1, the rest zero. */
+void syncapi_entry_init(struct adapter_entry *e);
+/* Append e to p's rows (e is taken: its item moves into the page). */
+void syncapi_page_push(struct adapter_page *p, struct adapter_entry *e);
+/*
+ * Add the ids of a provider "ids" object (names in any case; values as
+ * numbers or strings) to ids. Unknown names and our own local ids (plex,
+ * jellyfin, emby, guid) are ignored.
+ */
+void syncapi_ids_read(struct item_ids *ids, struct json_object *jids);
+/*
+ * The item of a Trakt-style row: "type" (movie, show, season, episode;
+ * else guessed from the keys present) with its "movie", "show", "season"
+ * or "episode" object ({title, year, ids}; episodes {season, number, title,
+ * ids}; seasons {number, ids}), seasons and episodes with their "show"
+ * (show_title, show_year, show_ids). it is initialized here. 0, or -1 when
+ * the row holds no item of a known type.
+ */
+int syncapi_row_item(struct json_object *row, struct item *it);
+/* The media object {title, year, ids} as an item of type t (initialized
+ * here). */
+void syncapi_media_item(struct json_object *media, enum item_type t,
+                        struct item *it);
+/*
+ * The time at o[key] (ISO 8601) in epoch seconds; 0 when missing, null,
+ * unreadable, or SIMKL's "1970-01-01T00:00:01Z" placeholder for "no date"
+ * (SYNC.md 6.2).
+ */
+int64_t syncapi_row_time(struct json_object *o, const char *key);
+/* Raise *max to o[bucket][key]'s time (activities; null counts as 0). */
+void syncapi_time_max(struct json_object *o, const char *bucket,
+                      const char *key, int64_t *max);
+/* The rating at o[key] (a whole number, or a string of one): 0 with *out
+ * in 1-10, -1 when missing or out of range (SYNC.md 7). */
+int syncapi_row_rating(struct json_object *o, const char *key, int *out);
+/*
+ * 0 when resp is 2xx; else -1 with err saying what failed and why
+ * ("Trakt history read: unauthorized (http 401): ..."): what is borrowed,
+ * e.g. "history read".
+ */
+int syncapi_read_status(const struct syncapi_dialect *d,
+                        const struct syncapi_secrets *sec,
+                        const struct http_response *resp, const char *what,
+                        char *err, size_t errlen);
+/* resp's body as JSON (owned), or NULL with err ("malformed JSON"). */
+struct json_object *syncapi_read_json(const struct syncapi_dialect *d,
+                                      const struct http_response *resp,
+                                      const char *what, char *err,
+                                      size_t errlen);
+/* Whether a body is JSON null (SIMKL's empty all-items for old apps). */
+bool syncapi_body_is_null(const struct http_response *resp);
+
 #endif

@@ -4,7 +4,9 @@
  * through /sync (batched, up to 100 items); OAuth device flow and refresh
  * (refresh tokens are single-use: the applier stores the new pair before
  * using it); and the history read that settles a history add after a crash
- * (SYNC.md 4.2 step 3). Pure: no I/O, no globals.
+ * (SYNC.md 4.2 step 3); the reads of delta sync and reconcile: history
+ * (one row per play), watchlist and ratings page by page, last_activities,
+ * and history since a watermark (SYNC.md 5). Pure: no I/O, no globals.
  *
  * Choices: progress_set is not offered (Trakt's /sync/playback has no write);
  * a history remove drops every play of the item (a single play can only be
@@ -24,6 +26,12 @@
 #define TRAKT_REDIRECT   "urn:ietf:wg:oauth:2.0:oob"
 #define HISTORY_WINDOW_S 60
 #define HISTORY_LIMIT    100
+#define DELTA_OVERLAP_S  300 /* SYNC.md 5: start_at = watermark - 5 min */
+
+#define TRAKT_READ_FEATURES                                          \
+    (ADAPTER_BIT(ADAPTER_HISTORY) | ADAPTER_BIT(ADAPTER_WATCHLIST) | \
+     ADAPTER_BIT(ADAPTER_RATINGS))
+#define TRAKT_DELTA_FEATURES ADAPTER_BIT(ADAPTER_HISTORY)
 
 #define TRAKT_KINDS                                                           \
     (OP_SCROBBLE_KINDS | OP_BIT(OP_HISTORY_ADD) | OP_BIT(OP_HISTORY_REMOVE) | \
@@ -54,12 +62,24 @@ static const struct syncapi_dialect trakt_dialect = {
     .gateway_retry_ms = 30000,
 };
 
+enum read_mode { READ_INDEX, READ_DELTA, READ_MODE_MAX };
+
+/* The page a read last asked for and the rows before it (its cursor). */
+struct read_pos {
+    int64_t page; /* 0 = nothing asked yet */
+    int64_t rows;
+};
+
 struct trakt {
     char *base_url;
     char *auth_url; /* where the /oauth endpoints live */
     char *client_id;
     char *client_secret;
     struct adapter_tokens tok;
+    /* parse_index/parse_delta get no cursor and Trakt's headers say the
+     * page but not the rows before it, so build_* remembers its cursor
+     * here for the incomplete-read check. */
+    struct read_pos reads[READ_MODE_MAX][ADAPTER_FEATURE_MAX];
 };
 
 static void *
@@ -627,6 +647,313 @@ trakt_auth_parse(void *ctx, bool start, const struct http_response *resp,
     return -1;
 }
 
+/* ---- reads (index, activities, delta) ---------------------------------- */
+
+/*
+ * Index reads walk /sync/history (plays of movies and episodes),
+ * /sync/watchlist and /sync/ratings page by page (limit 1000) following
+ * X-Pagination-Page-Count; the cursor is "page=P;rows=R" (R rows read
+ * before page P). When the last page is in and X-Pagination-Item-Count
+ * says otherwise than the rows read, the read is incomplete. The delta read
+ * of history is the same walk from start_at = watermark - 5 min.
+ */
+
+static const char *
+read_path(enum adapter_feature f)
+{
+    switch (f) {
+    case ADAPTER_WATCHLIST:
+        return "/sync/watchlist";
+    case ADAPTER_RATINGS:
+        return "/sync/ratings";
+    default:
+        return "/sync/history";
+    }
+}
+
+static bool
+read_allowed(enum read_mode m, enum adapter_feature f, char *err, size_t errlen)
+{
+    unsigned allowed =
+        m == READ_INDEX ? TRAKT_READ_FEATURES : TRAKT_DELTA_FEATURES;
+
+    if ((unsigned)f < ADAPTER_FEATURE_MAX && (allowed & ADAPTER_BIT(f)) != 0)
+        return true;
+    snprintf(err, errlen, "Trakt has no %s read of %s",
+             m == READ_INDEX ? "index" : "delta", adapter_feature_name(f));
+    return false;
+}
+
+/* "page=P;rows=R" (NULL: the first page). 0, or -1. */
+static int
+cursor_parse(const char *c, struct read_pos *pos)
+{
+    const char *semi;
+
+    pos->page = 1;
+    pos->rows = 0;
+    if (c == NULL)
+        return 0;
+    if (strncmp(c, "page=", 5) != 0 || (semi = strchr(c, ';')) == NULL ||
+        strncmp(semi, ";rows=", 6) != 0 ||
+        parse_i64n(c + 5, (size_t)(semi - c - 5), 1, INT32_MAX, &pos->page) !=
+            0 ||
+        parse_i64(semi + 6, 0, INT64_MAX / 4, &pos->rows) != 0)
+        return -1;
+    return 0;
+}
+
+static int
+read_build(struct trakt *t, enum read_mode m, enum adapter_feature f,
+           int64_t since, const char *cursor, struct http_request *req,
+           char *err, size_t errlen)
+{
+    struct read_pos pos;
+    char from[WR_TIME_BUF];
+    struct buf b;
+
+    if (!read_allowed(m, f, err, errlen))
+        return -1;
+    if (cursor_parse(cursor, &pos) != 0) {
+        snprintf(err, errlen, "not a Trakt read cursor");
+        return -1;
+    }
+    buf_init(&b);
+    buf_printf(&b, "%s%s?", t->base_url, read_path(f));
+    if (m == READ_DELTA && since - DELTA_OVERLAP_S > 0) {
+        syncapi_time(&trakt_dialect, since - DELTA_OVERLAP_S, from);
+        buf_puts(&b, "start_at=");
+        syncapi_url_encode(&b, from);
+        buf_puts(&b, "&");
+    }
+    buf_printf(&b, "page=%lld&limit=%d", (long long)pos.page,
+               SYNCAPI_PAGE_LIMIT);
+    req->method = HTTP_GET;
+    req->rate_class = HTTP_CLASS_READ;
+    free(req->url);
+    req->url = b.data;
+    trakt_headers(t, req, true);
+    t->reads[m][f] = pos;
+    return 0;
+}
+
+static int
+header_i64(const struct http_response *resp, const char *name, int64_t *out)
+{
+    const char *v = http_response_header(resp, name);
+
+    if (v == NULL)
+        return -1;
+    while (*v == ' ' || *v == '\t')
+        v++;
+    return parse_i64n(v, strcspn(v, " \t\r\n"), 0, INT64_MAX / 4, out);
+}
+
+/* One row of feature f into out; rows Trakt cannot describe are skipped. */
+static void
+read_row(enum adapter_feature f, struct json_object *row,
+         struct adapter_page *out)
+{
+    struct adapter_entry e;
+
+    syncapi_entry_init(&e);
+    if (syncapi_row_item(row, &e.item) != 0)
+        goto skip;
+    switch (f) {
+    case ADAPTER_HISTORY:
+        e.watched_at = syncapi_row_time(row, "watched_at");
+        break;
+    case ADAPTER_WATCHLIST:
+        e.listed_at = syncapi_row_time(row, "listed_at");
+        break;
+    default:
+        /* SYNC.md 7: Trakt rates 1-10; anything else is invalid. */
+        if (syncapi_row_rating(row, "rating", &e.rating) != 0)
+            goto skip;
+        e.rated_at = syncapi_row_time(row, "rated_at");
+        break;
+    }
+    syncapi_page_push(out, &e);
+    return;
+skip:
+    item_release(&e.item);
+}
+
+/* The paging of a reply of n rows: next_cursor, or the incomplete-read
+ * check on the last page. 0, or -1 with err. */
+static int
+read_paging(const struct read_pos *asked, const struct http_response *resp,
+            size_t n, struct adapter_page *out, char *err, size_t errlen)
+{
+    struct read_pos pos = *asked;
+    int64_t pages, items, hp, limit = SYNCAPI_PAGE_LIMIT, total;
+    bool paged = header_i64(resp, "X-Pagination-Page-Count", &pages) == 0;
+
+    if (pos.page <= 0) {
+        pos.page = 1;
+        pos.rows = 0;
+    }
+    if (header_i64(resp, "X-Pagination-Page", &hp) == 0 && hp >= 1 &&
+        hp <= INT32_MAX && hp != pos.page) {
+        /* Not the page last asked for: count full pages before it. */
+        if (header_i64(resp, "X-Pagination-Limit", &limit) != 0 || limit < 1 ||
+            limit > 100000)
+            limit = SYNCAPI_PAGE_LIMIT;
+        pos.page = hp;
+        pos.rows = (hp - 1) * limit;
+    }
+    total = pos.rows + (int64_t)n;
+    if (paged && pos.page < pages) {
+        if (n == 0) {
+            snprintf(err, errlen,
+                     "incomplete read: Trakt's page %lld of %lld is empty",
+                     (long long)pos.page, (long long)pages);
+            return -1;
+        }
+        out->next_cursor = xasprintf("page=%lld;rows=%lld",
+                                     (long long)pos.page + 1, (long long)total);
+        return 0;
+    }
+    if (header_i64(resp, "X-Pagination-Item-Count", &items) == 0 &&
+        items != total) {
+        snprintf(err, errlen,
+                 "incomplete read: Trakt advertised %lld items, %lld were "
+                 "read",
+                 (long long)items, (long long)total);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+read_parse(struct trakt *t, enum read_mode m, enum adapter_feature f,
+           const struct http_response *resp, struct adapter_page *out,
+           char *err, size_t errlen)
+{
+    struct syncapi_secrets sec;
+    struct json_object *o;
+    size_t n;
+    int rc = -1;
+
+    if (!read_allowed(m, f, err, errlen))
+        return -1;
+    trakt_secrets(t, &sec);
+    if (syncapi_read_status(&trakt_dialect, &sec, resp, syncapi_read_what(f),
+                            err, errlen) != 0)
+        return -1;
+    o = syncapi_read_json(&trakt_dialect, resp, syncapi_read_what(f), err,
+                          errlen);
+    if (o == NULL)
+        return -1;
+    if (!json_object_is_type(o, json_type_array)) {
+        snprintf(err, errlen, "Trakt %s: the reply is not a JSON array",
+                 syncapi_read_what(f));
+        goto done;
+    }
+    n = json_object_array_length(o);
+    for (size_t i = 0; i < n; i++)
+        read_row(f, json_object_array_get_idx(o, i), out);
+    if (m == READ_DELTA)
+        for (size_t i = 0; i < out->n; i++)
+            if (out->rows[i].watched_at > out->watermark)
+                out->watermark = out->rows[i].watched_at;
+    if (read_paging(&t->reads[m][f], resp, n, out, err, errlen) != 0)
+        goto done;
+    rc = 0;
+done:
+    if (rc != 0)
+        adapter_page_release(out);
+    json_object_put(o);
+    return rc;
+}
+
+static int
+trakt_build_index(void *ctx, enum adapter_feature f, const char *cursor,
+                  struct http_request *req, char *err, size_t errlen)
+{
+    return read_build(ctx, READ_INDEX, f, 0, cursor, req, err, errlen);
+}
+
+static int
+trakt_parse_index(void *ctx, enum adapter_feature f,
+                  const struct http_response *resp, struct adapter_page *out,
+                  char *err, size_t errlen)
+{
+    return read_parse(ctx, READ_INDEX, f, resp, out, err, errlen);
+}
+
+static int
+trakt_build_delta(void *ctx, enum adapter_feature f, int64_t since,
+                  const char *cursor, struct http_request *req, char *err,
+                  size_t errlen)
+{
+    return read_build(ctx, READ_DELTA, f, since, cursor, req, err, errlen);
+}
+
+static int
+trakt_parse_delta(void *ctx, enum adapter_feature f,
+                  const struct http_response *resp, struct adapter_page *out,
+                  char *err, size_t errlen)
+{
+    return read_parse(ctx, READ_DELTA, f, resp, out, err, errlen);
+}
+
+static int
+trakt_build_activities(void *ctx, struct http_request *req, char *err,
+                       size_t errlen)
+{
+    struct trakt *t = ctx;
+
+    (void)err;
+    (void)errlen;
+    req->method = HTTP_GET;
+    req->rate_class = HTTP_CLASS_READ;
+    free(req->url);
+    req->url = xasprintf("%s/sync/last_activities", t->base_url);
+    trakt_headers(t, req, true);
+    return 0;
+}
+
+static int
+trakt_parse_activities(void *ctx, const struct http_response *resp,
+                       int64_t checkpoints[ADAPTER_FEATURE_MAX], char *err,
+                       size_t errlen)
+{
+    static const char *const kinds[] = {"movies", "shows", "seasons",
+                                        "episodes"};
+    struct trakt *t = ctx;
+    struct syncapi_secrets sec;
+    struct json_object *o;
+    int64_t *h = &checkpoints[ADAPTER_HISTORY];
+    int64_t *w = &checkpoints[ADAPTER_WATCHLIST];
+    int64_t *r = &checkpoints[ADAPTER_RATINGS];
+
+    for (int f = 0; f < ADAPTER_FEATURE_MAX; f++)
+        checkpoints[f] = 0;
+    trakt_secrets(t, &sec);
+    if (syncapi_read_status(&trakt_dialect, &sec, resp, "activities read", err,
+                            errlen) != 0)
+        return -1;
+    o = syncapi_read_json(&trakt_dialect, resp, "activities read", err, errlen);
+    if (o == NULL)
+        return -1;
+    if (!json_object_is_type(o, json_type_object)) {
+        snprintf(err, errlen,
+                 "Trakt activities read: the reply is not a JSON object");
+        json_object_put(o);
+        return -1;
+    }
+    syncapi_time_max(o, "movies", "watched_at", h);
+    syncapi_time_max(o, "episodes", "watched_at", h);
+    syncapi_time_max(o, "watchlist", "updated_at", w);
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        syncapi_time_max(o, kinds[i], "watchlisted_at", w);
+        syncapi_time_max(o, kinds[i], "rated_at", r);
+    }
+    json_object_put(o);
+    return 0;
+}
+
 const struct adapter_ops adapter_trakt = {
     .name = "trakt",
     .kinds = TRAKT_KINDS,
@@ -652,5 +979,16 @@ const struct adapter_ops adapter_trakt = {
     .auth_start = trakt_auth_start,
     .auth_poll = trakt_auth_poll,
     .auth_parse = trakt_auth_parse,
+    .features = TRAKT_READ_FEATURES,
+    .delta_features = TRAKT_DELTA_FEATURES,
+    .has_local_id = false,
+    .dated_history = true,
+    .phantom_grace_s = 900,
+    .build_index = trakt_build_index,
+    .parse_index = trakt_parse_index,
+    .build_activities = trakt_build_activities,
+    .parse_activities = trakt_parse_activities,
+    .build_delta = trakt_build_delta,
+    .parse_delta = trakt_parse_delta,
     .apply = NULL,
 };
