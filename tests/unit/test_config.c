@@ -454,11 +454,11 @@ static const struct err_case err_cases[] = {
      "\"local\", \"features\": {\"ratings\": true}}]}",
      "pairs[0].features.ratings: expected an object, got a boolean"},
     {"{\"pairs\": [{\"id\": \"p\", \"source\": \"trakt\", \"target\": "
-     "\"local\", \"interval_s\": 59}]}",
-     "pairs[0].interval_s: must be between 60 and 86400"},
+     "\"local\", \"interval_s\": 4}]}",
+     "pairs[0].interval_s: must be between 5 and 86400"},
     {"{\"pairs\": [{\"id\": \"p\", \"source\": \"trakt\", \"target\": "
      "\"local\", \"interval_s\": 86401}]}",
-     "pairs[0].interval_s: must be between 60 and 86400"},
+     "pairs[0].interval_s: must be between 5 and 86400"},
     {"{\"pairs\": [{\"id\": \"p\", \"source\": \"trakt\", \"target\": "
      "\"local\", \"every\": 1}]}",
      "pairs[0].every: unknown key"},
