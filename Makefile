@@ -137,6 +137,7 @@ fuzz: deps fuzz-build
 bench: deps all
 	@sh tests/bench/run.sh $(BUILD)
 	@sh tests/bench/delivery.sh $(BUILD)
+	@sh tests/bench/sync.sh $(BUILD)
 
 demo: deps all
 	@sh contrib/demo.sh $(BUILD)
