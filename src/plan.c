@@ -726,6 +726,8 @@ adds(const struct plan_conf *c, struct plan_side *sides, int from,
             if (c->feature != ADAPTER_RATINGS || t->rating == e->rating ||
                 t->rating == 0)
                 continue;
+            if (c->two_way && t->row == NULL)
+                continue; /* only a baseline knows the other rating */
             /* Ratings differ (compared as canonical integers). */
             if (c->two_way) {
                 if (from == 1)
