@@ -1135,6 +1135,7 @@ run_feature(struct rc *rc, const struct pair_conf *pc, enum adapter_feature f,
     double t0;
     int rcode = -1;
     size_t queued = 0;
+    bool anomaly = false;
 
     memset(&fr, 0, sizeof(fr));
     fr.pc = pc;
@@ -1174,7 +1175,7 @@ run_feature(struct rc *rc, const struct pair_conf *pc, enum adapter_feature f,
         goto out;
     }
     load_meta(rc, &fr);
-    if (load_memory(rc, &fr, 0, !rc->delta) != 0 ||
+    if (load_memory(rc, &fr, 0, true) != 0 ||
         load_memory(rc, &fr, 1, true) != 0) {
         fprintf(stderr,
                 "watchrelay: pair %s: cannot read its state from "
@@ -1204,7 +1205,11 @@ run_feature(struct rc *rc, const struct pair_conf *pc, enum adapter_feature f,
             rcode = 1;
             goto out;
         }
-        if (cps[0] != 0 && cps[0] == pcp) {
+        /* Checkpoints have whole seconds: one equal to the stored value is
+         * "unchanged" only when it is older than the poll that stored it,
+         * else a change in that same second could hide behind it. */
+        if (cps[0] != 0 && cps[0] == pcp &&
+            cps[0] + 1 < meta_i64(fr.meta, "last_delta")) {
             if (!rc->quiet)
                 printf("pair %s %s (delta): %s unchanged since its last "
                        "poll\n",
@@ -1218,6 +1223,18 @@ run_feature(struct rc *rc, const struct pair_conf *pc, enum adapter_feature f,
                     pc->id, adapter_feature_name(f), names[0], err);
             rc->failures++;
             goto out;
+        }
+        /* Removals are invisible to most deltas: an explicit removal row
+         * (Jellyfin/Emby Played=false, ...) or a change signal that moved
+         * with no row to explain it (SIMKL removed_from_list, a Trakt
+         * history removal) asks for a reconcile of the feature, where the
+         * guards decide. */
+        if (fc->remove) {
+            for (size_t i = 0; i < fr.rows[0].n && !anomaly; i++)
+                anomaly = fr.rows[0].v[i].removed;
+            if (cps[0] != 0 && cps[0] != pcp && fr.rows[0].n == 0 &&
+                (prov[0]->ad->delta_features & ADAPTER_BIT(f)))
+                anomaly = true;
         }
         wm[0] = fr.rows[0].watermark > since ? fr.rows[0].watermark : since;
         if ((prov[0]->ad->delta_features & ADAPTER_BIT(f)) == 0 && wm[0] < now)
@@ -1286,6 +1303,19 @@ run_feature(struct rc *rc, const struct pair_conf *pc, enum adapter_feature f,
             fr.sides[1].suspect = false;
         }
         plan_run(&conf, fr.sides, &fr.plan);
+        /* A feature read whole in a delta (no server-side delta): an item
+         * of the source's baseline missing from it is a removal signal. */
+        if (rc->delta && fc->remove && fr.sides[0].has_base &&
+            !(prov[0]->ad->delta_features & ADAPTER_BIT(f))) {
+            for (size_t i = 0; i < fr.sides[0].base.n && !anomaly; i++) {
+                const struct pent *b = &fr.sides[0].base.v[i];
+                bool seen = false;
+
+                for (size_t k = 0; k < b->ntok && !seen; k++)
+                    seen = smap_get(&fr.sides[0].now.idx, b->tok[k], NULL);
+                anomaly = !seen;
+            }
+        }
         rc->plan_cpu_s += cpu_s() - c0;
         rc->plan_rss_kb = maxrss_kb();
     }
@@ -1317,7 +1347,7 @@ run_feature(struct rc *rc, const struct pair_conf *pc, enum adapter_feature f,
     log_info("msg=\"sync planned\" pair=%s feature=%s delta=%d queued=%zu "
              "held=%zu",
              pc->id, adapter_feature_name(f), rc->delta, queued, fr.plan.held);
-    rcode = 0;
+    rcode = anomaly ? 2 : 0;
 out:
     run_release(&fr);
     return rcode;
@@ -1461,8 +1491,13 @@ reconcile_cli(const struct config *cfg, int argc, char **argv)
                 for (int from = 0; from < (two_way ? 2 : 1); from++) {
                     int r = run_feature(&rc, pc, f, from);
 
-                    if (r == 1) {
-                        /* Never reconciled: bootstrap with a reconcile. */
+                    if (r == 1 || r == 2) {
+                        /* 1: never reconciled, bootstrap; 2: the delta saw
+                         * removals it cannot apply itself. */
+                        if (r == 2)
+                            log_info("msg=\"removal signal: reconciling\" "
+                                     "pair=%s feature=%s",
+                                     pc->id, adapter_feature_name(f));
                         rc.delta = false;
                         r = run_feature(&rc, pc, f, 0);
                         rc.delta = true;

@@ -108,7 +108,24 @@ like($out, qr/queued 20 operations/, 'the 20 removes go with --allow-mass-delete
 ok($t->wait_delivered(90), 'delivered') or diag $t->daemon_log;
 is(simkl_watchlist(), 3, 'SIMKL mirrors the 3 left');
 
-# 7. Status shows the pair.
+# 7. A delta poll reads Trakt's watchlist whole (it has no delta read):
+#    an add goes as an add, a removal it cannot apply itself makes it
+#    reconcile the feature, where the guards decide.
+trakt_api('/sync/watchlist', movies(7000025));
+($st, $out) = sync('--delta');
+is($st, 0, 'delta poll') or diag $out;
+like($out, qr/simkl\s+add\s+movie:tmdb:7000025/, 'the new item is added by the poll') or diag $out;
+ok($t->wait_delivered(60), 'delivered');
+is(simkl_watchlist(), 4, 'SIMKL has it');
+trakt_api('/sync/watchlist/remove', movies(7000022));
+($st, $out) = sync('--delta');
+like($out, qr/simkl\s+remove\s+movie:tmdb:7000022 .*go/, 'the removal triggers a reconcile')
+    or diag $out;
+ok($t->wait_delivered(60), 'delivered');
+is(simkl_watchlist(), 3, 'SIMKL lost it');
+like($t->daemon_full_log . $out, qr/delta/, 'ran as a delta');
+
+# 8. Status shows the pair.
 {
     my ($s, $o) = $t->cli('status');
     is($s, 0, 'status');
