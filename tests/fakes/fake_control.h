@@ -8,6 +8,7 @@
 #define WR_FAKE_CONTROL_H
 
 #include "fake_core.h"
+#include "fake_media.h"
 #include "fake_simkl.h"
 #include "fake_trakt.h"
 
@@ -41,11 +42,17 @@ fault_rule_new(struct json_object *in, char *err, size_t errlen)
         }
     }
     p = fk_gets(in, "provider");
-    if ((fk_get(in, "provider") != NULL && p == NULL) ||
-        (p != NULL && strcmp(p, "trakt") != 0 && strcmp(p, "simkl") != 0 &&
-         strcmp(p, "any") != 0)) {
-        snprintf(err, errlen, "provider must be trakt, simkl or any");
-        return NULL;
+    if (fk_get(in, "provider") != NULL) {
+        bool prov_ok = p != NULL && strcmp(p, "any") == 0;
+
+        for (int i = FK_TRAKT; i < FK_CONTROL && p != NULL; i++)
+            prov_ok |= strcmp(p, fk_prov_name((enum fk_prov)i)) == 0;
+        if (!prov_ok) {
+            snprintf(err, errlen,
+                     "provider must be trakt, simkl, plex, plex-discover, "
+                     "plex-metadata, jellyfin, emby or any");
+            return NULL;
+        }
     }
     if ((fk_get(in, "method") != NULL && fk_gets(in, "method") == NULL) ||
         (fk_get(in, "path") != NULL && fk_gets(in, "path") == NULL) ||
@@ -148,6 +155,7 @@ state_reset(struct fake *f, bool keep_catalog)
     }
     fk_set(st, "trakt", trakt_state_new(f));
     fk_set(st, "simkl", simkl_state_new(f));
+    media_state_reset(f);
     f->trakt_last_write = -1;
     f->simkl_last_write_end = -1;
     trakt_reads_resize(f);
@@ -470,6 +478,12 @@ cfg_dump(const struct fk_opts *o)
                                                              : "updated"));
     fk_set(c, "simkl_empty_all_items",
            json_object_new_string(o->simkl_empty_null ? "null" : "{}"));
+    fk_set(c, "jellyfin_legacy_auth",
+           json_object_new_boolean(o->jellyfin_legacy_auth));
+    fk_set(c, "jellyfin_played_quirk",
+           json_object_new_boolean(o->jellyfin_played_quirk));
+    fk_set(c, "plex_scrobble_history",
+           json_object_new_boolean(o->plex_scrobble_history));
     fk_set(c, "verbose", json_object_new_boolean(o->verbose));
     return c;
 }
@@ -509,6 +523,12 @@ cfg_apply(struct fk_opts *o, struct json_object *in, char *err, size_t errlen)
                  {"catalog_open", offsetof(struct fk_opts, catalog_open)},
                  {"trakt_content_type_on_get",
                   offsetof(struct fk_opts, trakt_ct_on_get)},
+                 {"jellyfin_legacy_auth",
+                  offsetof(struct fk_opts, jellyfin_legacy_auth)},
+                 {"jellyfin_played_quirk",
+                  offsetof(struct fk_opts, jellyfin_played_quirk)},
+                 {"plex_scrobble_history",
+                  offsetof(struct fk_opts, plex_scrobble_history)},
                  {"verbose", offsetof(struct fk_opts, verbose)}};
     struct fk_opts tmp = *o;
 
@@ -641,6 +661,8 @@ control(struct fk_req *r)
     bool del = strcmp(r->method, "DELETE") == 0;
 
     r->prov = FK_CONTROL;
+    /* Any control request may change what media listings return. */
+    f->media_gen++;
     if (r->body_len > 0) {
         char err[160];
 
@@ -650,6 +672,10 @@ control(struct fk_req *r)
             fk_reply_error(r, 400, "bad_request", "invalid JSON: %s", err);
             return;
         }
+    }
+    if (strcmp(what, "media") == 0 && !r->query_bad) {
+        ctl_media(r);
+        return;
     }
     if (r->nsegs > 2 || r->query_bad) {
         fk_reply_error(r, 404, "not_found", "no such control endpoint");

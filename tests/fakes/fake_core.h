@@ -53,7 +53,28 @@
 #define FK_TRAKT_ID_BASE 900000001LL
 #define FK_SIMKL_ID_BASE 800000001LL
 
-enum fk_prov { FK_TRAKT, FK_SIMKL, FK_CONTROL, FK_NONE };
+enum fk_prov {
+    FK_TRAKT,
+    FK_SIMKL,
+    FK_PLEX,          /* Plex Media Server, /plex */
+    FK_PLEX_DISCOVER, /* discover.provider.plex.tv, /plex-discover */
+    FK_PLEX_METADATA, /* metadata.provider.plex.tv, /plex-metadata */
+    FK_JELLYFIN,
+    FK_EMBY,
+    FK_CONTROL,
+    FK_NONE
+};
+
+/* The name of a provider in the request log, fault rules and the state. */
+static const char *
+fk_prov_name(enum fk_prov p)
+{
+    static const char *const names[] = {
+        "trakt",    "simkl", "plex",    "plex-discover", "plex-metadata",
+        "jellyfin", "emby",  "control", "none"};
+
+    return names[p];
+}
 
 /* Catalog entry kinds, in the order Trakt lists them in bodies. */
 enum fk_kind { FK_MOVIE, FK_SHOW, FK_SEASON, FK_EPISODE, FK_KIND_MAX };
@@ -98,7 +119,18 @@ struct fk_opts {
     const char *refresh_token;
     const char *simkl_token;
     const char *redirect_uri;
+    /* Media servers (fake_plex.h, fake_mb.h). */
+    const char *plex_token;
+    const char *jellyfin_key;
+    const char *jellyfin_user;
+    const char *emby_key;
+    const char *emby_user;
+    bool jellyfin_legacy_auth;  /* X-Emby-Token, ?api_key= … accepted */
+    bool jellyfin_played_quirk; /* MarkPlayed without a date as the server */
+    bool plex_scrobble_history; /* /:/scrobble adds a history row */
 };
+
+struct fk_media_cache;
 
 struct fk_req;
 
@@ -126,6 +158,8 @@ struct fake {
     int simkl_busy;
     int64_t simkl_last_write_end; /* monotonic ms; -1 none */
     struct fk_req *pending;       /* replies waiting on a timer */
+    uint64_t media_gen;           /* bumped by every media change */
+    struct fk_media_cache *mcache;
 };
 
 struct fk_hdr {
@@ -466,6 +500,8 @@ fk_reason(int status)
         return "Expired";
     case 412:
         return "Precondition Failed";
+    case 415:
+        return "Unsupported Media Type";
     case 418:
         return "Denied";
     case 420:

@@ -1,9 +1,12 @@
 /*
  * fakeprov: faithful fakes of the Trakt and SIMKL APIs (PROVIDERS.md B1, B2)
- * on one loopback port, for watchrelay's integration tests, benchmarks and
- * demo. Trakt is served under /trakt (API and OAuth host alike), SIMKL under
- * /simkl, and a control API under /_fake (state dumps, the request log,
- * fault injection, approving device codes, expiring tokens, the catalog).
+ * and of Plex, plex.tv Discover/metadata, Jellyfin and Emby (B5, B6) on one
+ * loopback port, for watchrelay's integration tests, benchmarks and demo.
+ * Trakt is served under /trakt (API and OAuth host alike), SIMKL under
+ * /simkl, the media servers under /plex, /plex-discover, /plex-metadata,
+ * /jellyfin and /emby, and a control API under /_fake (state dumps, the
+ * request log, fault injection, approving device codes, expiring tokens,
+ * the catalog, media libraries).
  *
  *   fakeprov --port N [options]      (N = 0 picks a free port)
  *
@@ -15,7 +18,10 @@
  */
 #include "fake_control.h"
 #include "fake_core.h"
+#include "fake_mb.h"
+#include "fake_media.h"
 #include "fake_plan.h"
+#include "fake_plex.h"
 #include "fake_simkl.h"
 #include "fake_trakt.h"
 
@@ -146,8 +152,7 @@ log_add(struct fake *f, struct fk_req *r, const char *full_path,
     }
     fk_iso(fk_now_ms(f), true, at);
     fk_set(rec, "seq", json_object_new_int64(++f->log_seq));
-    fk_set(rec, "provider",
-           json_object_new_string(r->prov == FK_TRAKT ? "trakt" : "simkl"));
+    fk_set(rec, "provider", json_object_new_string(fk_prov_name(r->prov)));
     fk_set(rec, "method", json_object_new_string(r->method));
     fk_set(rec, "path", json_object_new_string(full_path));
     fk_set(rec, "endpoint", json_object_new_string(r->path));
@@ -248,6 +253,9 @@ req_new(struct fake *f, struct evhttp_request *req)
     case EVHTTP_REQ_DELETE:
         r->method = "DELETE";
         break;
+    case EVHTTP_REQ_HEAD:
+        r->method = "HEAD";
+        break;
     default:
         r->method = "OTHER";
         break;
@@ -264,6 +272,24 @@ req_new(struct fake *f, struct evhttp_request *req)
     } else if (strncmp(path, "/_fake/", 7) == 0) {
         r->prov = FK_CONTROL;
         rel = path + 6;
+    } else if (strncmp(path, "/plex/", 6) == 0) {
+        r->prov = FK_PLEX;
+        rel = path + 5;
+    } else if (strncmp(path, "/plex-discover/", 15) == 0) {
+        r->prov = FK_PLEX_DISCOVER;
+        rel = path + 14;
+    } else if (strncmp(path, "/plex-metadata/", 15) == 0) {
+        r->prov = FK_PLEX_METADATA;
+        rel = path + 14;
+    } else if (strncmp(path, "/jellyfin/", 10) == 0) {
+        r->prov = FK_JELLYFIN;
+        rel = path + 9;
+    } else if (strncmp(path, "/emby/", 6) == 0) {
+        r->prov = FK_EMBY;
+        rel = path + 5;
+        /* Emby answers with or without its own /emby prefix. */
+        if (strncasecmp(rel, "/emby/", 6) == 0)
+            rel += 5;
     }
     r->path = xstrdup(rel);
     for (const char *p = rel; *p != '\0';) {
@@ -288,7 +314,7 @@ req_new(struct fake *f, struct evhttp_request *req)
         r->body = (const char *)evbuffer_pullup(in, -1);
     if (r->body == NULL)
         r->body_len = 0;
-    if (r->prov == FK_TRAKT || r->prov == FK_SIMKL) {
+    if (r->prov != FK_CONTROL && r->prov != FK_NONE) {
         r->is_write = strcmp(r->method, "GET") != 0;
         log_add(f, r, path, query);
     }
@@ -311,6 +337,20 @@ req_send(struct fk_req *r)
     }
     for (size_t i = 0; i < r->nhdrs; i++)
         evhttp_add_header(out_h, r->hdrs[i].name, r->hdrs[i].value);
+    if (fk_prov_is_media(r->prov) &&
+        evhttp_find_header(out_h, "Date") == NULL) {
+        char date[FK_ISO_BUF];
+
+        /* The media servers' Date header comes from the fake clock. */
+        media_http_date(fk_now_ms(r->f), date);
+        evhttp_add_header(out_h, "Date", date);
+    }
+    if (data != NULL && strcmp(r->method, "HEAD") == 0) {
+        /* HEAD: the headers of the GET, no body. */
+        evhttp_add_header(out_h, "Content-Type",
+                          r->ctype != NULL ? r->ctype : "application/json");
+        data = NULL;
+    }
     if (data != NULL) {
         body = evbuffer_new();
         if (body == NULL || evbuffer_add(body, data, len) != 0) {
@@ -580,10 +620,30 @@ provider_process(struct fk_req *r, bool rollback)
 {
     struct fake *f = r->f;
     const struct fk_route *rt;
-    const char *name = r->prov == FK_TRAKT ? "trakt" : "simkl";
+    const char *name = fk_prov_name(r->prov);
     struct json_object *snap = NULL;
     int status;
 
+    if (fk_prov_is_media(r->prov)) {
+        /* The Plex hosts share the "plex" state (the Discover watchlist). */
+        name = fk_srv_name[media_server_of(r->prov)];
+        if (rollback &&
+            json_object_deep_copy(fk_get(f->st, name), &snap, NULL) != 0)
+            snap = NULL;
+        if (r->prov == FK_JELLYFIN || r->prov == FK_EMBY)
+            mb_dispatch(r);
+        else
+            plex_dispatch(r);
+        if (r->is_write || snap != NULL)
+            f->media_gen++;
+        if (snap != NULL) {
+            if (r->status >= 200 && r->status < 300)
+                fk_set(f->st, name, snap);
+            else
+                json_object_put(snap);
+        }
+        return;
+    }
     rt = route_find(r->prov == FK_TRAKT ? trakt_routes : simkl_routes, r,
                     &status);
     if (rt == NULL) {
@@ -632,15 +692,29 @@ provider_process(struct fk_req *r, bool rollback)
 static const char *
 fault_path(const char *p)
 {
-    if (strncmp(p, "/trakt/", 7) == 0 || strncmp(p, "/simkl/", 7) == 0)
-        return p + 6;
+    static const char *const prefixes[] = {
+        "/trakt/",         "/simkl/",    "/plex/", "/plex-discover/",
+        "/plex-metadata/", "/jellyfin/", "/emby/"};
+
+    for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+        if (str_has_prefix(p, prefixes[i]))
+            return p + strlen(prefixes[i]) - 1;
     return p;
+}
+
+/* Jellyfin and Emby paths are case-insensitive, the others are not. */
+static bool
+fault_path_matches(struct fk_req *r, const char *prefix)
+{
+    if (r->prov == FK_JELLYFIN || r->prov == FK_EMBY)
+        return strncasecmp(r->path, prefix, strlen(prefix)) == 0;
+    return str_has_prefix(r->path, prefix);
 }
 
 static struct json_object *
 fault_match(struct fake *f, struct fk_req *r)
 {
-    const char *prov = r->prov == FK_TRAKT ? "trakt" : "simkl";
+    const char *prov = fk_prov_name(r->prov);
 
     for (size_t i = 0; i < json_object_array_length(f->faults); i++) {
         struct json_object *rule = json_object_array_get_idx(f->faults, i);
@@ -656,7 +730,7 @@ fault_match(struct fake *f, struct fk_req *r)
             continue;
         if (m != NULL && !str_ieq(m, r->method))
             continue;
-        if (path != NULL && !str_has_prefix(r->path, fault_path(path)))
+        if (path != NULL && !fault_path_matches(r, fault_path(path)))
             continue;
         if (skip > 0) {
             fk_set(rule, "skip", json_object_new_int64(skip - 1));
@@ -786,6 +860,9 @@ usage(FILE *out)
             "  --pin-interval-s N (5) --pin-expires-s N (900)\n"
             "  --trakt-watchlist-limit N (0 = none)\n"
             "  --lenient-get-content-type   --simkl-history-status 200|201\n"
+            "  --plex-token T --jellyfin-api-key K --jellyfin-user-id U\n"
+            "  --emby-api-key K --emby-user-id U   --no-jellyfin-legacy-auth\n"
+            "  --jellyfin-played-quirk   --plex-scrobble-history\n"
             "See tests/fakes/README.md.\n");
 }
 
@@ -840,7 +917,12 @@ parse_args(int argc, char **argv, struct fk_opts *o)
         {"--simkl-client-id", offsetof(struct fk_opts, simkl_client_id)},
         {"--simkl-client-secret",
          offsetof(struct fk_opts, simkl_client_secret)},
-        {"--redirect-uri", offsetof(struct fk_opts, redirect_uri)}};
+        {"--redirect-uri", offsetof(struct fk_opts, redirect_uri)},
+        {"--plex-token", offsetof(struct fk_opts, plex_token)},
+        {"--jellyfin-api-key", offsetof(struct fk_opts, jellyfin_key)},
+        {"--jellyfin-user-id", offsetof(struct fk_opts, jellyfin_user)},
+        {"--emby-api-key", offsetof(struct fk_opts, emby_key)},
+        {"--emby-user-id", offsetof(struct fk_opts, emby_user)}};
     bool have_port = false, simkl_id = false, simkl_secret = false;
 
     for (int i = 1; i < argc; i++) {
@@ -859,6 +941,15 @@ parse_args(int argc, char **argv, struct fk_opts *o)
             continue;
         } else if (strcmp(a, "--lenient-get-content-type") == 0) {
             o->trakt_ct_on_get = false;
+            continue;
+        } else if (strcmp(a, "--no-jellyfin-legacy-auth") == 0) {
+            o->jellyfin_legacy_auth = false;
+            continue;
+        } else if (strcmp(a, "--jellyfin-played-quirk") == 0) {
+            o->jellyfin_played_quirk = true;
+            continue;
+        } else if (strcmp(a, "--plex-scrobble-history") == 0) {
+            o->plex_scrobble_history = true;
             continue;
         } else if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0) {
             o->verbose = true;
@@ -940,6 +1031,12 @@ main(int argc, char **argv)
     f.cli.refresh_token = "fake-trakt-refresh-token";
     f.cli.simkl_token = "fake-simkl-token";
     f.cli.redirect_uri = "urn:ietf:wg:oauth:2.0:oob";
+    f.cli.plex_token = "fake-plex-token";
+    f.cli.jellyfin_key = "fake-jellyfin-key";
+    f.cli.jellyfin_user = "a1b2c3d4e5f60718293a4b5c6d7e8f90";
+    f.cli.emby_key = "fake-emby-key";
+    f.cli.emby_user = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
+    f.cli.jellyfin_legacy_auth = true;
     if (parse_args(argc, argv, &f.cli) != 0)
         return 2;
     f.cfg = f.cli;
@@ -959,7 +1056,8 @@ main(int argc, char **argv)
     evhttp_set_max_headers_size(f.http, FK_MAX_HEADERS);
     evhttp_set_timeout(f.http, FK_TIMEOUT_S);
     evhttp_set_allowed_methods(f.http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
-                                           EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE);
+                                           EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+                                           EVHTTP_REQ_HEAD);
     evhttp_set_default_content_type(f.http, NULL);
     evhttp_set_gencb(f.http, fk_request_cb, &f);
     bound = evhttp_bind_socket_with_handle(f.http, "127.0.0.1",
@@ -1003,5 +1101,6 @@ done:
     json_object_put(f.faults);
     json_object_put(f.log);
     free(f.trakt_reads);
+    media_cache_free(&f);
     return rc;
 }
