@@ -21,7 +21,10 @@ my %daemon = (
         plex  => { %{ $t->plex_provider }, write_interval_ms => 0 },
     },
     pairs => [ { id => 'pt', source => 'plex', target => 'trakt', interval_s => 5,
-                 features => { history => { add => $true }, ratings => { add => $true } } } ],
+                 features => { history => { add => $true }, ratings => { add => $true } } },
+               { id => 'tp', source => 'trakt', target => 'plex', interval_s => 3600,
+                 reconcile_interval_s => 86400,
+                 features => { ratings => { add => $true } } } ],
 );
 $t->{serve_args} = [ '--roles', 'ingest,dispatch' ];
 $t->start_daemon(%daemon);
@@ -79,6 +82,22 @@ is(trakt_rating(603), 8, 'Plex 7.5 reached Trakt as 8');
 like($out, qr/history: .*\n(?:.*\n)*?\s+queued 0 operations/, 'a second history run writes nothing')
     or diag $out;
 unlike($out, qr/queued [1-9]/, 'and neither do ratings (8 reads back as 8)') or diag $out;
+
+# The round trip: Trakt -> Plex ratings. The Matrix is 8 on Trakt and 7.5
+# on Plex (8 in canonical terms): no rewrite. Arrival, rated 6 on Trakt,
+# reaches Plex through its ratingKey.
+$r = $http->request('POST', $t->fake_url('/trakt/sync/ratings'), {
+    headers => { 'Content-Type' => 'application/json', 'trakt-api-version' => '2',
+                 'trakt-api-key' => 'fake-client-id',
+                 'Authorization' => 'Bearer fake-trakt-access-token' },
+    content => '{"movies":[{"ids":{"tmdb":329865},"rating":6}]}' });
+is($r->{status}, 201, 'Trakt rates Arrival 6');
+($st, $out) = $t->cli('sync', '--pair', 'tp');
+like($out, qr/queued 1 operations/, 'one rating goes to Plex') or diag $out;
+unlike($out, qr/movie:tmdb:603/, 'The Matrix is not rewritten (7.5 is 8)') or diag $out;
+ok($t->wait_delivered(60), 'delivered') or diag $t->daemon_log;
+my ($arr) = grep { $_->{id} eq $arrival_id } @{ $t->fake('GET', '/_fake/media/plex/items')->{items} };
+is($arr->{rating} // $arr->{userRating}, 6, 'Plex has Arrival at 6') or diag explain $arr;
 
 # The poller: mark Arrival watched on Plex; the daemon's own polls carry it.
 $t->stop_daemon;
