@@ -31,11 +31,13 @@ smap_init(struct smap *m)
 void
 smap_release(struct smap *m)
 {
-    for (size_t i = 0; i < m->cap; i++)
+    for (size_t i = 0; i < m->cap && !m->borrow; i++)
         free(m->keys[i]);
     free(m->keys);
     free(m->vals);
-    memset(m, 0, sizeof(*m));
+    m->keys = NULL;
+    m->vals = NULL;
+    m->cap = m->n = 0;
 }
 
 static size_t
@@ -55,6 +57,7 @@ smap_grow(struct smap *m)
     struct smap n = {0};
 
     n.cap = m->cap ? m->cap * 2 : 64;
+    n.borrow = m->borrow;
     n.keys = xcalloc(n.cap, sizeof(*n.keys));
     n.vals = xcalloc(n.cap, sizeof(*n.vals));
     for (size_t i = 0; i < m->cap; i++) {
@@ -76,11 +79,11 @@ smap_put(struct smap *m, const char *key, int64_t val)
 {
     size_t i;
 
-    if ((m->n + 1) * 2 > m->cap)
+    if ((m->n + 1) * 4 > m->cap * 3)
         smap_grow(m);
     i = smap_slot(m, key);
     if (m->keys[i] == NULL) {
-        m->keys[i] = xstrdup(key);
+        m->keys[i] = m->borrow ? (char *)(uintptr_t)key : xstrdup(key);
         m->n++;
     }
     m->vals[i] = val;
@@ -188,6 +191,7 @@ pset_init(struct pset *s)
 {
     memset(s, 0, sizeof(*s));
     smap_init(&s->idx);
+    s->idx.borrow = true; /* its keys are the set's own token strings */
 }
 
 void
@@ -195,13 +199,12 @@ pset_release(struct pset *s)
 {
     for (size_t i = 0; i < s->n; i++) {
         free(s->v[i].key);
-        free(s->v[i].title);
         free(s->v[i].tok);
     }
     free(s->v);
-    for (size_t i = 0; i < s->ntoks; i++)
-        free(s->toks[i]);
-    free(s->toks);
+    for (size_t i = 0; i < s->nblocks; i++)
+        free(s->blocks[i]);
+    free(s->blocks);
     smap_release(&s->idx);
     memset(s, 0, sizeof(*s));
 }
@@ -230,29 +233,47 @@ pset_new(struct pset *s)
     return e;
 }
 
-/* Give tokens (taken) to entry ei: each new one joins the index and the
- * entry's list; one the set already knows is freed. */
+#define PSET_BLOCK (64 * 1024)
+
+/* A copy of str in the set's arena. */
+static const char *
+pset_intern(struct pset *s, const char *str)
+{
+    size_t len = strlen(str) + 1;
+    char *dst;
+
+    if (s->nblocks == 0 || s->used + len > PSET_BLOCK) {
+        size_t sz = len > PSET_BLOCK ? len : PSET_BLOCK;
+
+        s->blocks = xrealloc(s->blocks, (s->nblocks + 1) * sizeof(char *));
+        s->blocks[s->nblocks++] = xmalloc(sz);
+        s->used = 0;
+    }
+    dst = s->blocks[s->nblocks - 1] + s->used;
+    memcpy(dst, str, len);
+    s->used += len;
+    return dst;
+}
+
+/* Give tokens to entry ei (each freed here): a new one joins the index
+ * and the entry's list; one the set already knows is dropped. */
 static void
 pset_take_tokens(struct pset *s, size_t ei, char **toks, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         struct pent *e = &s->v[ei];
+        const char *t;
 
-        if (smap_get(&s->idx, toks[i], NULL)) {
-            free(toks[i]);
-            continue;
+        if (!smap_get(&s->idx, toks[i], NULL)) {
+            t = pset_intern(s, toks[i]);
+            smap_put(&s->idx, t, (int64_t)ei);
+            if (e->ntok == e->tokcap) {
+                e->tokcap = e->tokcap ? e->tokcap * 2 : 4;
+                e->tok = xrealloc(e->tok, e->tokcap * sizeof(*e->tok));
+            }
+            e->tok[e->ntok++] = t;
         }
-        smap_put(&s->idx, toks[i], (int64_t)ei);
-        if (s->ntoks == s->tokcap) {
-            s->tokcap = s->tokcap ? s->tokcap * 2 : 1024;
-            s->toks = xrealloc(s->toks, s->tokcap * sizeof(*s->toks));
-        }
-        s->toks[s->ntoks++] = toks[i];
-        if (e->ntok == e->tokcap) {
-            e->tokcap = e->tokcap ? e->tokcap * 2 : 4;
-            e->tok = xrealloc(e->tok, e->tokcap * sizeof(*e->tok));
-        }
-        e->tok[e->ntok++] = toks[i];
+        free(toks[i]);
     }
 }
 
@@ -390,6 +411,21 @@ pset_add_baseline(struct pset *s, const char *key, const char *value)
     pset_take_tokens(s, s->n - 1, toks, n);
     free(toks);
     return 0;
+}
+
+const char *
+pent_title(const struct pent *e, char *buf, size_t len)
+{
+    const struct item *it = e->row ? &e->row->item : NULL;
+
+    if (it == NULL)
+        return "-";
+    if (it->type == ITEM_EPISODE && it->show_title != NULL) {
+        snprintf(buf, len, "%s S%02dE%02d", it->show_title, it->season,
+                 it->episode);
+        return buf;
+    }
+    return it->title ? it->title : "-";
 }
 
 char *

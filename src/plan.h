@@ -27,6 +27,7 @@ struct smap {
     char **keys;
     int64_t *vals;
     size_t cap, n;
+    bool borrow; /* keys are borrowed (must outlive the map), not copied */
 };
 
 void smap_init(struct smap *m);
@@ -50,8 +51,8 @@ struct pent {
     char *title;                     /* owned, may be NULL */
     const struct adapter_entry *row; /* newest row (borrowed), NULL for
                                       * baseline entries */
-    const char **tok;                /* its tokens (strings owned by the
-                                      * set's toks array) */
+    const char **tok;                /* its tokens (strings in the set's
+                                      * arena) */
     size_t ntok, tokcap;
     int64_t t;  /* watched_at / listed_at (newest) */
     int plays;  /* history rows merged */
@@ -66,9 +67,9 @@ struct pent {
 struct pset {
     struct pent *v;
     size_t n, cap;
-    char **toks; /* owned */
-    size_t ntoks, tokcap;
-    struct smap idx; /* token -> entry index */
+    char **blocks; /* token strings, packed in 64 KiB blocks */
+    size_t nblocks, used;
+    struct smap idx; /* token -> entry index (keys in the blocks) */
 };
 
 void pset_init(struct pset *s);
@@ -80,6 +81,8 @@ void pset_add_rows(struct pset *s, enum adapter_feature f, const char *instance,
 /* Add one baseline entry: key, "<rating>|<t>|<tok> <tok> ..." as
  * pset_baseline_value writes it. Returns -1 if value is malformed. */
 int pset_add_baseline(struct pset *s, const char *key, const char *value);
+/* A display title for e ("Show S01E02", the movie's title, "-"). */
+const char *pent_title(const struct pent *e, char *buf, size_t len);
 /* The compact baseline form of entry i (owned). */
 char *pset_baseline_value(const struct pset *s, size_t i);
 /* Entries present in the feature (not library_only). */

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +68,8 @@ struct rc {
     int failures; /* features skipped because a side failed */
     double read_s, plan_s, plan_cpu_s, write_s;
     long plan_rss_kb;
+    long peak_kb;     /* the process's peak before each reset_peak */
+    long rows_rss_kb; /* RSS holding the rows, when planning starts */
     size_t items_read;
 };
 
@@ -83,6 +86,39 @@ cpu_s(void)
 
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* VmHWM (peak) or VmRSS of this process in kB from /proc, 0 if unknown. */
+static long
+proc_kb(const char *field)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long v = 0;
+    size_t n = strlen(field);
+
+    if (f == NULL)
+        return 0;
+    while (fgets(line, sizeof(line), f) != NULL)
+        if (strncmp(line, field, n) == 0 && line[n] == ':')
+            v = strtol(line + n + 1, NULL, 10);
+    fclose(f);
+    return v;
+}
+
+/* Give freed read buffers back and restart the peak-RSS count, so the
+ * planning step's own peak can be measured (Linux clear_refs "5"). */
+static void
+reset_peak(void)
+{
+    FILE *f;
+
+    malloc_trim(0);
+    f = fopen("/proc/self/clear_refs", "w");
+    if (f != NULL) {
+        fputs("5", f);
+        fclose(f);
+    }
 }
 
 static long
@@ -240,6 +276,11 @@ rows_take(struct rows *r, struct adapter_page *pg)
     }
     if (pg->n > 0)
         memcpy(r->v + r->n, pg->rows, pg->n * sizeof(*pg->rows));
+    /* The last page: give back what doubling reserved. */
+    if (pg->next_cursor == NULL && r->n + pg->n > 0 && r->n + pg->n < r->cap) {
+        r->cap = r->n + pg->n;
+        r->v = xrealloc(r->v, r->cap * sizeof(*r->v));
+    }
     r->n += pg->n;
     if (pg->watermark > r->watermark)
         r->watermark = pg->watermark;
@@ -625,14 +666,14 @@ print_plan_text(struct rc *rc, const struct pair_conf *pc,
         const struct pent *e = op->action == PLAN_ADD || op->action == PLAN_SET
                                    ? op->from
                                    : op->on;
-        char tb[WR_TIME_BUF];
+        char tb[WR_TIME_BUF], title[256];
 
         if (e == NULL)
             e = op->from;
         print_time(op->watched_at, tb);
         printf("  %-8s %-6s %-40s %-28s %-14s", sides[op->side].instance,
-               plan_action_name(op->action), e->key, e->title ? e->title : "-",
-               plan_guard_name(op->guard));
+               plan_action_name(op->action), e->key,
+               pent_title(e, title, sizeof(title)), plan_guard_name(op->guard));
         if (op->action == PLAN_ADD && f == ADAPTER_HISTORY)
             printf(" watched_at=%s", tb);
         if (op->action == PLAN_SET)
@@ -699,9 +740,13 @@ plan_json(struct rc *rc, const struct pair_conf *pc, enum adapter_feature f,
         json_object_object_add(
             j, "action", json_object_new_string(plan_action_name(op->action)));
         json_object_object_add(j, "key", json_object_new_string(e->key));
-        if (e->title)
-            json_object_object_add(j, "title",
-                                   json_object_new_string(e->title));
+        {
+            char title[256];
+
+            json_object_object_add(
+                j, "title",
+                json_object_new_string(pent_title(e, title, sizeof(title))));
+        }
         json_object_object_add(
             j, "guard", json_object_new_string(plan_guard_name(op->guard)));
         json_object_object_add(j, "note", json_object_new_string(op->note));
@@ -909,8 +954,12 @@ record_failures(struct rc *rc, struct pipe *pp, struct rc_feature_run *fr,
             o.kind = fr->f == ADAPTER_HISTORY     ? OP_HISTORY_ADD
                      : fr->f == ADAPTER_WATCHLIST ? OP_WATCHLIST_ADD
                                                   : OP_RATING_SET;
-            if (op->from->title)
-                o.item.title = xstrdup(op->from->title);
+            {
+                char title[256];
+
+                o.item.title =
+                    xstrdup(pent_title(op->from, title, sizeof(title)));
+            }
             if (reconcile_outcome_args(rc->cfg, &o, false, reason, now, keys,
                                        args) == 0) {
                 const char *argv[] = {"EVAL",  reconcile_outcome_lua,
@@ -1272,6 +1321,11 @@ run_feature(struct rc *rc, const struct pair_conf *pc, enum adapter_feature f,
     rc->items_read += fr.rows[0].n + fr.rows[1].n;
 
     /* Plan. */
+    if (proc_kb("VmHWM") > rc->peak_kb)
+        rc->peak_kb = proc_kb("VmHWM");
+    reset_peak();
+    if (proc_kb("VmRSS") > rc->rows_rss_kb)
+        rc->rows_rss_kb = proc_kb("VmRSS");
     t0 = mono_s();
     {
         double c0 = cpu_s();
@@ -1317,7 +1371,12 @@ run_feature(struct rc *rc, const struct pair_conf *pc, enum adapter_feature f,
             }
         }
         rc->plan_cpu_s += cpu_s() - c0;
-        rc->plan_rss_kb = maxrss_kb();
+        {
+            long hwm = proc_kb("VmHWM");
+
+            if (hwm > rc->plan_rss_kb)
+                rc->plan_rss_kb = hwm;
+        }
     }
     rc->plan_s += mono_s() - t0;
 
@@ -1513,17 +1572,20 @@ reconcile_cli(const struct config *cfg, int argc, char **argv)
     }
     if (rc.failures > 0)
         status = 1;
+    if (maxrss_kb() > rc.peak_kb)
+        rc.peak_kb = maxrss_kb();
     if (!rc.json)
-        printf("timing: read %.3f s, plan %.3f s (cpu %.3f s), write %.3f s, "
-               "%zu rows read, peak rss %ld kB\n",
-               rc.read_s, rc.plan_s, rc.plan_cpu_s, rc.write_s, rc.items_read,
-               maxrss_kb());
+        printf(
+            "timing: read %.3f s, plan %.3f s (cpu %.3f s, peak rss %ld kB), "
+            "write %.3f s, %zu rows read, peak rss %ld kB\n",
+            rc.read_s, rc.plan_s, rc.plan_cpu_s, rc.plan_rss_kb, rc.write_s,
+            rc.items_read, rc.peak_kb);
     else
         printf("{\"timing\":{\"read_s\":%.3f,\"plan_s\":%.3f,\"plan_cpu_s\":"
                "%.3f,\"write_s\":%.3f,\"rows\":%zu,\"plan_rss_kb\":%ld,"
-               "\"peak_rss_kb\":%ld}}\n",
+               "\"rows_rss_kb\":%ld,\"peak_rss_kb\":%ld}}\n",
                rc.read_s, rc.plan_s, rc.plan_cpu_s, rc.write_s, rc.items_read,
-               rc.plan_rss_kb, maxrss_kb());
+               rc.plan_rss_kb, rc.rows_rss_kb, rc.peak_kb);
 done:
     for (size_t i = 0; i < rc.nprovs; i++) {
         rc.provs[i].ad->free(rc.provs[i].ctx);

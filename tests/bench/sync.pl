@@ -5,7 +5,9 @@
 # side, served by the fakes (their rate limits off). 95 % of the plays and
 # 90 % of the ratings agree, so the plan has real work in it. Runs
 # `watchrelay sync --dry-run --json` three times and prints, as medians,
-# the planning step alone (wall, CPU, peak RSS after planning) and the
+# the planning step alone (wall, CPU, and its peak RSS: freed read buffers
+# are returned and the kernel's peak counter reset before planning, so it
+# holds the rows being planned and the plan, not the JSON already parsed) and the
 # whole run (wall, reads), with items/s. Targets: planning < 1 s and
 # < 150 MB; the whole run bounded by the fakes' paging.
 use strict;
@@ -18,8 +20,8 @@ use JSON::PP;
 use Time::HiRes qw(time);
 
 $| = 1;
-my $N = $ENV{BENCH_SYNC_PLAYS} // 100000;
-my $NR = $ENV{BENCH_SYNC_RATINGS} // 20000;
+my $N = 0 + ($ENV{BENCH_SYNC_PLAYS} // 100000);
+my $NR = 0 + ($ENV{BENCH_SYNC_RATINGS} // 20000);
 my $TMDB0 = 10000000;
 
 my $t = WRTest->new;
@@ -77,9 +79,10 @@ for (my $i = 0; $i < $NR; $i += 1000) {
     api('simkl', '/sync/ratings', { movies => \@sk });
 }
 printf "  seeded in %.1f s\n", time - $t0;
+print substr(JSON::PP->new->encode($t->fake("GET", "/_fake/state")->{trakt}{history}), 0, 300), "\n" if $ENV{BENCH_SYNC_DEBUG};
 
 sub median { my @v = sort { $a <=> $b } @_; $v[ int(@v / 2) ] }
-my (@wall, @plan, @cpu, @rss, @peak, @rows, @read, @adds);
+my (@wall, @plan, @cpu, @rss, @peak, @rows, @read, @adds, @rowsrss);
 for my $run (1 .. 3) {
     my $s = time;
     my ($st, $out, $err) = $t->cli('sync', '--pair', 'bench', '--dry-run', '--json');
@@ -94,17 +97,17 @@ for my $run (1 .. 3) {
     }
     push @wall, $w; push @plan, $tm->{plan_s}; push @cpu, $tm->{plan_cpu_s};
     push @rss, $tm->{plan_rss_kb}; push @peak, $tm->{peak_rss_kb}; push @rows, $tm->{rows};
-    push @read, $tm->{read_s}; push @adds, $go;
-    printf "  run %d: whole %.2f s (reads %.2f s), planning %.3f s wall / %.3f s cpu, rss %.1f MB, %d rows, %d operations planned\n",
-        $run, $w, $tm->{read_s}, $tm->{plan_s}, $tm->{plan_cpu_s}, $tm->{plan_rss_kb} / 1024,
-        $tm->{rows}, $go;
+    push @read, $tm->{read_s}; push @adds, $go; push @rowsrss, $tm->{rows_rss_kb} // 0;
+    printf "  run %d: whole %.2f s (reads %.2f s, peak rss %.1f MB), planning %.3f s wall / %.3f s cpu, peak rss %.1f MB, %d rows, %d operations planned\n",
+        $run, $w, $tm->{read_s}, $tm->{peak_rss_kb} / 1024, $tm->{plan_s}, $tm->{plan_cpu_s},
+        $tm->{plan_rss_kb} / 1024, $tm->{rows}, $go;
 }
 my $rows = median(@rows);
 printf "sync bench (medians of 3): %d rows read (%d plays + %d ratings per side)\n", $rows, $N, $NR;
-printf "  planning: %.3f s wall, %.3f s cpu, peak rss %.1f MB (targets < 1 s, < 150 MB) -> %.0f items/s\n",
-    median(@plan), median(@cpu), median(@rss) / 1024, $rows / (median(@plan) || 1e-9);
-printf "  whole run: %.2f s, of which reads %.2f s (%.0f%%) -> %.0f items/s; %d operations planned\n",
+printf "  planning: %.3f s wall, %.3f s cpu, peak rss %.1f MB, of which %.1f MB are the rows read (targets < 1 s, < 150 MB) -> %.0f items/s\n",
+    median(@plan), median(@cpu), median(@rss) / 1024, median(@rowsrss) / 1024, $rows / (median(@plan) || 1e-9);
+printf "  whole run: %.2f s, of which reads %.2f s (%.0f%%) -> %.0f items/s; %d operations planned; process peak rss %.1f MB (the reads' JSON)\n",
     median(@wall), median(@read), 100 * median(@read) / (median(@wall) || 1e-9),
-    $rows / (median(@wall) || 1e-9), median(@adds);
+    $rows / (median(@wall) || 1e-9), median(@adds), median(@peak) / 1024;
 if ($ENV{BENCH_SYNC_DEBUG}) { print "dir $t->{dir}\n"; sleep 300 }
 $t->cleanup;
