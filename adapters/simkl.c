@@ -916,6 +916,7 @@ const struct adapter_ops adapter_simkl = {
     .has_local_id = false,
     .dated_history = true,
     .phantom_grace_s = 3600,
+    .remove_drops_rating = true,
     .build_index = simkl_build_index,
     .parse_index = simkl_parse_index,
     .build_activities = simkl_build_activities,

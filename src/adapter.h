@@ -219,6 +219,9 @@ struct adapter_ops {
     /* Seconds a confirmed write may stay invisible in reads before its
      * absence counts as a phantom strike (SYNC.md 6.6). */
     int phantom_grace_s;
+    /* Whether removing an item's history also deletes its rating (SIMKL):
+     * such removes also need the pair's ratings removes on. */
+    bool remove_drops_rating;
     int (*build_index)(void *ctx, enum adapter_feature f, const char *cursor,
                        struct http_request *req, char *err, size_t errlen);
     int (*parse_index)(void *ctx, enum adapter_feature f,

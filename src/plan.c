@@ -622,6 +622,22 @@ view(const struct plan_side *s)
     return s->suspect && s->has_base ? &s->base : &s->now;
 }
 
+/* A history remove on a target that deletes the rating with it (SIMKL)
+ * needs the ratings removal gate too (SYNC.md 6.4). */
+static bool
+drops_rating(const struct plan_conf *c, const struct adapter_ops *ad,
+             struct plan_op *op)
+{
+    if (c->feature != ADAPTER_HISTORY || !ad->remove_drops_rating ||
+        c->ratings_remove)
+        return false;
+    snprintf(op->note, sizeof(op->note),
+             "%s deletes the rating with the history; ratings removes are "
+             "off",
+             ad->name);
+    return true;
+}
+
 /* Removal evidence: entries of side x's baseline that left it. Records
  * tombstones (origin x) and plans removes on the other side. */
 static void
@@ -660,6 +676,8 @@ vanished(const struct plan_conf *c, struct plan_side *sides, int x,
             op->guard = PLAN_HELD_FALLBACK;
         else if (!c->remove)
             op->guard = PLAN_HELD_REMOVES_OFF;
+        else if (drops_rating(c, o->ad, op))
+            op->guard = PLAN_HELD_REMOVES_OFF;
         else if (o->suspect)
             op->guard = PLAN_HELD_SUSPECT;
         else if (op->on->row == NULL)
@@ -694,6 +712,8 @@ mirror_removes(const struct plan_conf *c, struct plan_side *sides,
         if (e->fallback)
             op->guard = PLAN_HELD_FALLBACK;
         else if (!c->remove)
+            op->guard = PLAN_HELD_REMOVES_OFF;
+        else if (drops_rating(c, dst->ad, op))
             op->guard = PLAN_HELD_REMOVES_OFF;
         else if (!(dst->ad->kinds & OP_BIT(remove_kind(c->feature))))
             op->guard = PLAN_HELD_UNSUPPORTED;

@@ -151,6 +151,7 @@ struct plan_conf {
     bool truth_target; /* two-way ties go to the target */
     bool delta;        /* side 0 holds a source delta, not a snapshot */
     bool allow_mass_delete;
+    bool ratings_remove; /* the pair's ratings removes are on */
     int64_t now;
     int64_t inflight_ttl_s; /* an in-flight mark older than this is stale */
 };

@@ -1345,6 +1345,8 @@ run_feature(struct rc *rc, const struct pair_conf *pc, enum adapter_feature f,
             pc->source_of_truth && strcmp(pc->source_of_truth, "target") == 0;
         conf.delta = rc->delta;
         conf.allow_mass_delete = rc->allow_mass;
+        conf.ratings_remove = pc->features[ADAPTER_RATINGS].enabled &&
+                              pc->features[ADAPTER_RATINGS].remove;
         conf.now = now;
         conf.inflight_ttl_s = RC_INFLIGHT_TTL_S;
         if (base_as_now) {

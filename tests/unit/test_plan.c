@@ -31,6 +31,8 @@ static const struct adapter_ops server = {.name = "server",
                                           .has_local_id = true,
                                           .local_id = ITEM_ID_PLEX,
                                           .phantom_grace_s = 900};
+static const struct adapter_ops simklish = {
+    .name = "simklish", .kinds = ALL_KINDS, .remove_drops_rating = true};
 static const struct adapter_ops addonly = {.name = "addonly",
                                            .kinds = OP_BIT(OP_HISTORY_ADD) |
                                                     OP_BIT(OP_WATCHLIST_ADD)};
@@ -371,6 +373,33 @@ test_source_deletes(void **state)
     }
 }
 
+/* A history remove that would also delete the rating needs the ratings
+ * removal gate. */
+static void
+test_remove_drops_rating(void **state)
+{
+    struct fx f;
+    struct rowset base = {0};
+
+    (void)state;
+    for (int gate = 0; gate < 2; gate++) {
+        fx_init(&f, ADAPTER_HISTORY, &tracker, &simklish);
+        f.conf.remove = true;
+        f.conf.ratings_remove = gate == 1;
+        movie(&base, "603", NULL, "Matrix")->watched_at = 5;
+        movie(&base, "129", NULL, "Spirited")->watched_at = 5;
+        fx_base(&f, 0, &base);
+        rows_free(&base);
+        movie(&f.rows[0], "129", NULL, "Spirited")->watched_at = 5;
+        movie(&f.rows[1], "603", NULL, "Matrix")->watched_at = 5;
+        movie(&f.rows[1], "129", NULL, "Spirited")->watched_at = 5;
+        fx_run(&f);
+        assert_int_equal(find(&f, PLAN_REMOVE, "movie:tmdb:603")->guard,
+                         gate ? PLAN_GO : PLAN_HELD_REMOVES_OFF);
+        fx_free(&f);
+    }
+}
+
 /* Drop guard and mass-delete guard. */
 static void
 test_guards(void **state)
@@ -593,6 +622,7 @@ main(void)
         cmocka_unit_test(test_ratings),
         cmocka_unit_test(test_source_deletes),
         cmocka_unit_test(test_guards),
+        cmocka_unit_test(test_remove_drops_rating),
         cmocka_unit_test(test_two_way),
         cmocka_unit_test(test_memory),
         cmocka_unit_test(test_local_ids),
