@@ -410,6 +410,15 @@ reply_excerpt(const struct mb *m, const struct http_response *resp, char *out,
     clean = redact(raw.data, raw.len, m->key);
     str_escape(clean, strlen(clean), out,
                outlen < MB_EXCERPT_MAX ? outlen : MB_EXCERPT_MAX);
+    /* Escaping can join bytes into the key again ("\xff" + "z-mb-..."):
+     * redact the escaped text too. */
+    {
+        char *again = redact(out, strlen(out), m->key);
+
+        snprintf(out, outlen < MB_EXCERPT_MAX ? outlen : MB_EXCERPT_MAX, "%s",
+                 again);
+        free(again);
+    }
     if (o != NULL)
         json_object_put(o);
     free(clean);
@@ -892,8 +901,12 @@ parse_read(struct mb *m, enum mb_mode mode, enum adapter_feature f,
         json_object_put(root);
         return -1;
     }
-    if (jget_i64_lenient(root, "StartIndex", &start) != 0 || start < 0)
-        start = m->asked[mode][f] >= 0 ? m->asked[mode][f] : 0;
+    /* Page from where we asked: a server echoing another StartIndex must
+     * not make the same page come round again. */
+    if (m->asked[mode][f] >= 0)
+        start = m->asked[mode][f];
+    else if (jget_i64_lenient(root, "StartIndex", &start) != 0 || start < 0)
+        start = 0;
     if (jget_i64_lenient(root, "TotalRecordCount", &total) != 0 || total < 0)
         total = -1;
     n_items = json_object_array_length(items);

@@ -115,6 +115,14 @@ id_is_global(enum item_id id)
 static size_t
 tok_push(char ***out, size_t *cap, size_t n, char *tok)
 {
+    /* Control characters never belong in an id; the baseline form uses a
+     * tab between tokens. */
+    for (const char *p = tok; *p != '\0'; p++) {
+        if ((unsigned char)*p < 0x20) {
+            free(tok);
+            return n;
+        }
+    }
     for (size_t i = 0; i < n; i++) {
         if (strcmp((*out)[i], tok) == 0) {
             free(tok);
@@ -351,11 +359,6 @@ pset_add_rows(struct pset *s, enum adapter_feature f, const char *instance,
         e->key = item_key(&r->item);
         e->fallback =
             item_ids_empty(&r->item.ids) && item_ids_empty(&r->item.show_ids);
-        if (r->item.type == ITEM_EPISODE && r->item.show_title)
-            e->title = xasprintf("%s S%02dE%02d", r->item.show_title,
-                                 r->item.season, r->item.episode);
-        else if (r->item.title)
-            e->title = xstrdup(r->item.title);
         e->library_only = true; /* until a present row merges in */
         e->row = r;
         pset_take_tokens(s, s->n - 1, toks, nt);
@@ -383,12 +386,12 @@ pset_add_baseline(struct pset *s, const char *key, const char *value)
         return -1;
     p = bar + 1;
     while (*p != '\0') {
-        size_t len = strcspn(p, " ");
+        size_t len = strcspn(p, "\t");
 
         if (len > 0)
             n = tok_push(&toks, &cap, n, xstrndup(p, len));
         p += len;
-        while (*p == ' ')
+        while (*p == '\t')
             p++;
     }
     if (n == 0) {
@@ -439,7 +442,7 @@ pset_baseline_value(const struct pset *s, size_t i)
                e->rating > 0 ? e->rated_at : e->t);
     for (size_t k = 0; k < e->ntok; k++) {
         if (k > 0)
-            buf_puts(&b, " ");
+            buf_puts(&b, "\t");
         buf_puts(&b, e->tok[k]);
     }
     return b.data ? b.data : xstrdup("");

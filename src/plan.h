@@ -48,7 +48,6 @@ size_t plan_tokens(const struct item *it, const char *instance, char ***out,
 /* One item of a side: rows merged by shared global token. */
 struct pent {
     char *key;                       /* canonical key (owned) */
-    char *title;                     /* owned, may be NULL */
     const struct adapter_entry *row; /* newest row (borrowed), NULL for
                                       * baseline entries */
     const char **tok;                /* its tokens (strings in the set's
@@ -78,7 +77,7 @@ void pset_release(struct pset *s);
  * removed rows are skipped. */
 void pset_add_rows(struct pset *s, enum adapter_feature f, const char *instance,
                    const struct adapter_entry *rows, size_t n);
-/* Add one baseline entry: key, "<rating>|<t>|<tok> <tok> ..." as
+/* Add one baseline entry: key, "<rating>|<t>|<tok>\t<tok>..." as
  * pset_baseline_value writes it. Returns -1 if value is malformed. */
 int pset_add_baseline(struct pset *s, const char *key, const char *value);
 /* A display title for e ("Show S01E02", the movie's title, "-"). */

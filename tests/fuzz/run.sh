@@ -126,6 +126,63 @@ seeds_local() {
         ']}' >"$1/watchlist_bad_checksum.json"
 }
 
+# Replies for fuzz_mediaserver: byte 0 the adapter (0 Plex, 1 Jellyfin,
+# 2 Emby), byte 1 the status (0 200, 3 400, 4 401, 6 404, 8 429, 9 498,
+# 10 500, 12 transport), byte 2 the read (bits 0-1: 0 history, 1 ratings,
+# 2 watchlist; 4 delta; headers 010 X-Plex-Container-Total-Size, 020 Date,
+# 040 Retry-After, valued by the first line), then the body (PROVIDERS.md
+# B5, B6). Every page of a read parses the same body, so a Plex library
+# body lists its sections (the first request) and a page of items.
+seeds_mediaserver() {
+    seed "$1" plex_sections '\000\000\000' '{"MediaContainer":{"size":3,"allowSync":false,"title1":"Plex Library","Directory":[{"allowSync":true,"art":"/:/resources/movie-fanart.jpg","key":"1","type":"movie","title":"Movies","agent":"tv.plex.agents.movie","scanner":"Plex Movie","uuid":"c9e9bb4e-7c5b-4a4c-8f3a-0e4f1b7e2d11"},{"key":"2","type":"show","title":"TV Shows","agent":"tv.plex.agents.series"},{"key":"3","type":"artist","title":"Music"}]}}'
+    seed "$1" plex_movie_page '\000\000\000' '{"MediaContainer":{"size":1,"totalSize":1,"offset":0,"librarySectionID":1,"identifier":"com.plexapp.plugins.library","Directory":[{"key":"1","type":"movie","title":"Movies"}],"Metadata":[{"ratingKey":"10432","key":"/library/metadata/10432","guid":"plex://movie/5d776a8b9ab544002150d2f3","type":"movie","title":"Arrival","year":2016,"duration":6960000,"viewCount":2,"lastViewedAt":1717900000,"userRating":8.0,"lastRatedAt":1718040100,"addedAt":1700000000,"updatedAt":1710000000,"Guid":[{"id":"imdb://tt2543164"},{"id":"tmdb://329865"},{"id":"tvdb://169"}]},{"ratingKey":"10433","guid":"com.plexapp.agents.imdb://tt0133093?lang=en","type":"movie","title":"The Matrix","year":"1999","userRating":"7.5"}]}}'
+    seed "$1" plex_movie_ratings_delta '\000\000\005' '{"MediaContainer":{"size":1,"Directory":[{"key":"1","type":"movie"}],"Metadata":[{"ratingKey":"10432","guid":"plex://movie/5d776a8b9ab544002150d2f3","type":"movie","title":"Arrival","year":2016,"userRating":8.0,"lastRatedAt":1740948500,"Guid":[{"id":"tmdb://329865"}]}]}}'
+    seed "$1" plex_episode_page '\000\000\004' '{"MediaContainer":{"size":1,"totalSize":1,"Directory":[{"key":"2","type":"show","title":"TV Shows"}],"Metadata":[{"ratingKey":"20001","guid":"plex://episode/5d9c1275e98e47001eb84029","type":"episode","title":"Good News About Hell","grandparentTitle":"Severance","grandparentRatingKey":"20000","grandparentGuid":"plex://show/5d9c086c46115600200aa2fe","parentIndex":1,"index":1,"viewCount":1,"lastViewedAt":1740948430,"Guid":[{"id":"imdb://tt11650328"},{"id":"tvdb://8603573"}]}]}}'
+    seed "$1" plex_total_header '\000\000\010' '812
+{"MediaContainer":{"size":1,"Directory":[{"key":"1","type":"movie"}],"Metadata":[{"ratingKey":"10432","type":"movie","title":"Arrival","viewCount":1,"lastViewedAt":1717900000}]}}'
+    seed "$1" plex_watchlist '\000\000\002' '{"MediaContainer":{"librarySectionID":"watchlist","size":2,"totalSize":2,"offset":0,"Metadata":[{"ratingKey":"5d776a8b9ab544002150d2f3","guid":"plex://movie/5d776a8b9ab544002150d2f3","type":"movie","title":"Arrival","year":2016,"watchlistedAt":1717900000,"Guid":[{"id":"imdb://tt2543164"},{"id":"tmdb://329865"}]},{"ratingKey":"5d9c086c46115600200aa2fe","guid":"plex://show/5d9c086c46115600200aa2fe","type":"show","title":"Severance","year":2022,"addedAt":1717000000}]}}'
+    seed "$1" plex_unauthorized '\000\004\000' '<html><head><title>Unauthorized</title></head><body><h1>401 Unauthorized</h1></body></html>'
+    seed "$1" plex_jwt_expired '\000\011\000' ''
+    seed "$1" plex_rate_limited '\000\010\040' '30
+'
+    seed "$1" plex_transport '\000\014\000' 'Failed to connect to 127.0.0.1 port 32400: Connection refused'
+    seed "$1" jellyfin_items '\001\000\000' '{"Items":[{"Name":"Arrival","Id":"f27caa37e5142225cceded48f6553502","Type":"Movie","ProductionYear":2016,"RunTimeTicks":69540000000,"ProviderIds":{"Imdb":"tt2543164","Tmdb":"329865"},"UserData":{"PlaybackPositionTicks":0,"PlayCount":1,"IsFavorite":false,"Played":true,"LastPlayedDate":"2025-03-02T20:47:10.0000000Z","Key":"329865"}}],"TotalRecordCount":812,"StartIndex":0}'
+    seed "$1" jellyfin_ratings '\001\000\001' '{"Items":[{"Name":"Arrival","Id":"f27caa37e5142225cceded48f6553502","Type":"Movie","ProductionYear":2016,"ProviderIds":{"Imdb":"tt2543164","Tmdb":"329865"},"UserData":{"Rating":7.5,"Played":true,"IsFavorite":true}},{"Name":"Good News About Hell","Id":"0b7c4a7e-1f4e-4a3b-9c2d-8e5f6a7b8c9d","Type":"Episode","SeriesName":"Severance","SeriesId":"a1b2c3d4e5f60718293a4b5c6d7e8f90","ParentIndexNumber":1,"IndexNumber":1,"ProviderIds":{"Tvdb":"8603573","Imdb":"tt11650328"},"UserData":{"Rating":"9","Played":false}}],"TotalRecordCount":2,"StartIndex":0}'
+    seed "$1" jellyfin_delta '\001\000\024' 'Sun, 02 Mar 2025 20:52:10 GMT
+{"Items":[{"Name":"Arrival","Id":"f27caa37e5142225cceded48f6553502","Type":"Movie","ProviderIds":{"Tmdb":"329865"},"UserData":{"Played":false,"LastPlayedDate":"0001-01-01T00:00:00.0000000Z"}},{"Name":"Dune","Id":"9a8b7c6d5e4f30211203a4b5c6d7e8f9","Type":"Movie","ProviderIds":{"Tmdb":"438631"},"UserData":{"Played":true,"LastPlayedDate":"2025-03-02T20:50:00.1234567Z"}}],"TotalRecordCount":2,"StartIndex":0}'
+    seed "$1" jellyfin_favorites '\001\000\002' '{"Items":[{"Name":"Severance","Id":"a1b2c3d4e5f60718293a4b5c6d7e8f90","Type":"Episode","SeriesName":"Severance","ParentIndexNumber":2,"IndexNumber":3,"UserData":{"IsFavorite":true}},{"Name":"Trailer","Id":"11","Type":"Trailer"}],"TotalRecordCount":2}'
+    seed "$1" jellyfin_problem '\001\003\000' '{"type":"https://tools.ietf.org/html/rfc9110#section-15.5.1","title":"One or more validation errors occurred.","status":400,"errors":{"userId":["The value '\''x'\'' is not valid."]},"traceId":"00-1d0f5f7a0c1e2a3b4c5d6e7f80910111-2233445566778899-00"}'
+    seed "$1" jellyfin_unauthorized '\001\004\000' ''
+    seed "$1" emby_items '\002\000\000' '{"Items":[{"Name":"Arrival","ServerId":"b9c8d7","Id":"12345","Type":"Movie","ProductionYear":2016,"ProviderIds":{"Imdb":"tt2543164","Tmdb":"329865"},"UserData":{"PlayCount":1,"IsFavorite":false,"Played":true,"LastPlayedDate":"2025-03-02T20:47:10.0000000Z"}},{"Name":"Good News About Hell","Id":12346,"Type":"Episode","SeriesName":"Severance","ParentIndexNumber":1,"IndexNumber":1,"ProviderIds":{"Tvdb":8603573},"UserData":{"Played":true}}],"TotalRecordCount":2}'
+    seed "$1" emby_ratings_delta '\002\000\025' 'Sun, 02 Mar 2025 20:52:10 GMT
+{"Items":[{"Name":"Arrival","Id":"12345","Type":"Movie","ProviderIds":{"Tmdb":"329865"},"UserData":{"Rating":8.0}},{"Name":"Dune","Id":"12347","Type":"Movie","UserData":{"Rating":0}}],"TotalRecordCount":2}'
+    seed "$1" emby_not_found '\002\006\000' 'Item not found.'
+    seed "$1" emby_server_error '\002\012\040' '5
+An error occurred while processing the request.'
+}
+
+# Baselines for fuzz_plan: "key<TAB>value" lines as reconcile saves them
+# ("<rating>|<t>|<token> <token> ...", plan.h).
+seeds_plan() {
+    printf '%s\t%s\n' \
+        'movie:tmdb:329865' '9|1740948430|movie:tmdb:329865 movie:imdb:tt2543164 movie:guid:plex://movie/5d776a8b9ab544002150d2f3' \
+        'show:tvdb:371980#s01e01' '0|1740948430|show:tvdb:371980#s01e01 episode:tvdb:8603573' \
+        'movie:plex:10432' '0|0|plex/movie:plex:10432' \
+        'show:tvdb:371980' '8|1718040100|show:tvdb:371980 show:imdb:tt11280740' \
+        'movie|arrival|2016' '0|1740948430|movie|arrival|2016' >"$1/mixed"
+    i=0
+    while [ $i -lt 24 ]; do
+        printf 'movie:tmdb:%d\t%d|%d|movie:tmdb:%d\n' $((1000 + i)) $((i % 11)) $((1740948430 + i)) $((1000 + i))
+        i=$((i + 1))
+    done >"$1/drop_guard"
+    printf '%s\t%s\n' \
+        'movie:tmdb:1' '0|1|movie:tmdb:1 movie:tmdb:1' \
+        'movie:tmdb:2' '11|1|movie:tmdb:2' \
+        'movie:tmdb:3' '1|-1|movie:tmdb:3' \
+        'movie:tmdb:4' '1|1|' \
+        'movie:imdb:tt1' '2|9223372036854775807|movie:tmdb:1 movie:imdb:tt1' >"$1/edges"
+}
+
 for name in "$@"; do
     bin="$root/build-fuzz/fuzz/$name"
     corpus=$(mktemp -d)
@@ -153,6 +210,8 @@ for name in "$@"; do
     fuzz_simkl) seeds_simkl "$corpus" ;;
     fuzz_scrobble) seeds_scrobble "$corpus" ;;
     fuzz_local) seeds_local "$corpus" ;;
+    fuzz_mediaserver) seeds_mediaserver "$corpus" ;;
+    fuzz_plan) seeds_plan "$corpus" ;;
     esac
     dict=""
     [ -f "$root/tests/fuzz/$name.dict" ] && dict="-dict=$root/tests/fuzz/$name.dict"

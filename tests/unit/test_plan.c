@@ -595,7 +595,7 @@ test_baseline_form(void **state)
     pset_init(&s);
     assert_int_equal(
         pset_add_baseline(&s, "movie:tmdb:603",
-                          "8|123|movie:tmdb:603 movie:imdb:tt0133093"),
+                          "8|123|movie:tmdb:603\tmovie:imdb:tt0133093"),
         0);
     assert_int_equal(s.n, 1);
     assert_int_equal(s.v[0].rating, 8);
@@ -603,9 +603,15 @@ test_baseline_form(void **state)
     {
         char *v = pset_baseline_value(&s, 0);
 
-        assert_string_equal(v, "8|123|movie:tmdb:603 movie:imdb:tt0133093");
+        assert_string_equal(v, "8|123|movie:tmdb:603\tmovie:imdb:tt0133093");
         free(v);
     }
+    /* A fallback key with spaces is one token. */
+    assert_int_equal(pset_add_baseline(&s, "movie|the matrix|1999",
+                                       "0|5|movie|the matrix|1999"),
+                     0);
+    assert_int_equal(s.v[1].ntok, 1);
+    assert_string_equal(s.v[1].tok[0], "movie|the matrix|1999");
     assert_int_equal(pset_add_baseline(&s, "k", "x|1|a"), -1);
     assert_int_equal(pset_add_baseline(&s, "k", "1|1|"), -1);
     assert_int_equal(pset_add_baseline(&s, "k", "11|1|a"), -1);
