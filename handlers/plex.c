@@ -33,41 +33,17 @@ static const struct plex_map plex_events[] = {
     {"media.rate", EVENT_RATING, EVENT_SET}, /* or clear, by value */
 };
 
-/* A copy of s cut to at most PLEX_STR_CAP bytes on a UTF-8 boundary. */
-static char *
-cap_dup(const char *s)
-{
-    size_t n = strlen(s);
-
-    if (n > PLEX_STR_CAP) {
-        n = PLEX_STR_CAP;
-        while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
-            n--;
-    }
-    return xstrndup(s, n);
-}
-
 static char *
 opt_str(struct json_object *o, const char *key)
 {
-    const char *s;
-
-    if (o == NULL || jget_str(o, key, &s) != 0 || *s == '\0')
-        return NULL;
-    return cap_dup(s);
+    return jsonu_dup_str(o, key, PLEX_STR_CAP);
 }
 
 /* A string member, or an integer one as decimal (Plex ids are either). */
 static char *
 opt_id(struct json_object *o, const char *key)
 {
-    int64_t v;
-
-    if (o == NULL)
-        return NULL;
-    if (jget_i64(o, key, &v) == 0)
-        return xasprintf("%" PRId64, v);
-    return opt_str(o, key);
+    return jsonu_dup_id(o, key, PLEX_STR_CAP);
 }
 
 static int

@@ -1,5 +1,6 @@
 #include "jsonu.h"
 
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -183,4 +184,33 @@ jsonu_str(struct json_object *o, size_t *len)
 {
     return json_object_to_json_string_length(
         o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, len);
+}
+
+char *
+jsonu_dup_str(struct json_object *o, const char *key, size_t cap)
+{
+    const char *s;
+    size_t n;
+
+    if (o == NULL || jget_str(o, key, &s) != 0 || *s == '\0')
+        return NULL;
+    n = strlen(s);
+    if (n > cap) {
+        n = cap;
+        while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+            n--;
+    }
+    return xstrndup(s, n);
+}
+
+char *
+jsonu_dup_id(struct json_object *o, const char *key, size_t cap)
+{
+    int64_t v;
+
+    if (o == NULL)
+        return NULL;
+    if (jget_i64(o, key, &v) == 0)
+        return xasprintf("%" PRId64, v);
+    return jsonu_dup_str(o, key, cap);
 }

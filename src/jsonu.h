@@ -38,6 +38,15 @@ int jget_i64_lenient(struct json_object *o, const char *key, int64_t *out);
 /* "true"/"false" (any case) strings or JSON booleans. */
 int jget_bool_lenient(struct json_object *o, const char *key, bool *out);
 
+/*
+ * Owned copies of members for payloads we do not trust: a non-empty string
+ * cut to at most cap bytes on a UTF-8 boundary (NULL when absent, empty or
+ * not a string); jsonu_dup_id also takes an integer member as its decimal
+ * text (Plex ids come as either).
+ */
+char *jsonu_dup_str(struct json_object *o, const char *key, size_t cap);
+char *jsonu_dup_id(struct json_object *o, const char *key, size_t cap);
+
 /* Serialize plainly (no slash escaping); borrowed until o changes. */
 const char *jsonu_str(struct json_object *o, size_t *len);
 
