@@ -51,6 +51,7 @@ static const char *const kind_names[] = {
 static const char *const log_levels[] = {"error", "warn", "info", "debug",
                                          NULL};
 static const char *const pair_modes[] = {"one-way", "two-way", NULL};
+static const char *const history_modes[] = {"collapsed", "event", NULL};
 static const char *const truth_sides[] = {"source", "target", NULL};
 static const char *const remove_modes[] = {"source_deletes", "mirror", NULL};
 
@@ -303,6 +304,11 @@ static const struct cf_field feature_fields[] = {
      .off = offsetof(struct pair_feature_conf, remove_mode),
      .def = "source_deletes",
      .choices = remove_modes},
+    {.name = "mode",
+     .type = CF_ENUM,
+     .off = offsetof(struct pair_feature_conf, mode),
+     .def = "collapsed",
+     .choices = history_modes},
     {.name = NULL},
 };
 static const struct cf_table feature_table = {

@@ -75,6 +75,7 @@ struct pair_feature_conf {
     bool add;          /* default true */
     bool remove;       /* default false */
     char *remove_mode; /* "source_deletes" (default) or "mirror" */
+    char *mode;        /* history: "collapsed" (default) or "event" */
 };
 
 enum config_feature {

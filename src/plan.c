@@ -208,6 +208,7 @@ pset_release(struct pset *s)
     for (size_t i = 0; i < s->n; i++) {
         free(s->v[i].key);
         free(s->v[i].tok);
+        free(s->v[i].times);
     }
     free(s->v);
     for (size_t i = 0; i < s->nblocks; i++)
@@ -319,8 +320,14 @@ merge_row(struct pset *s, size_t ei, enum adapter_feature f,
             e->dateless = true;
         }
         e->plays++;
-        if (f == ADAPTER_HISTORY && r->watched_at > 0)
+        if (f == ADAPTER_HISTORY && r->watched_at > 0) {
             e->dateless = false;
+            if (e->ntimes == e->timecap) {
+                e->timecap = e->timecap ? e->timecap * 2 : 1;
+                e->times = xrealloc(e->times, e->timecap * sizeof(int64_t));
+            }
+            e->times[e->ntimes++] = r->watched_at;
+        }
         if (t >= e->t) {
             e->t = t;
             e->row = r;
@@ -755,6 +762,86 @@ hold_common(const struct plan_conf *c, const struct plan_side *to,
     }
 }
 
+static int
+cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+#define PLAN_PLAY_WINDOW_S 60 /* one play matches one within a minute */
+
+/*
+ * History in event mode (SYNC.md 6.2): each dated play of e matches at most
+ * one play of t (the same item on the other side) within 60 s, nearest
+ * first; the plays left over are added with their own watched_at.
+ */
+static void
+event_adds(const struct plan_conf *c, struct plan_side *sides, int from,
+           const struct pent *e, const struct pent *t, struct plan *out,
+           const struct smap *fresh)
+{
+    struct plan_side *to = &sides[1 - from];
+    size_t n = e->ntimes, nt = t ? t->ntimes : 0;
+    int64_t *src = xmalloc((n + 1) * sizeof(int64_t));
+    bool *used = xcalloc(nt + 1, sizeof(bool));
+    bool *matched = xcalloc(n + 1, sizeof(bool));
+
+    memcpy(src, e->times, n * sizeof(int64_t));
+    qsort(src, n, sizeof(int64_t), cmp_i64);
+    /* Nearest pairs first: repeatedly take the closest free pair. */
+    for (;;) {
+        int64_t best = PLAN_PLAY_WINDOW_S + 1;
+        size_t bi = 0, bj = 0;
+
+        for (size_t i = 0; i < n; i++) {
+            if (matched[i])
+                continue;
+            for (size_t j = 0; j < nt; j++) {
+                int64_t d = src[i] - t->times[j];
+
+                if (used[j])
+                    continue;
+                d = d < 0 ? -d : d;
+                if (d < best) {
+                    best = d;
+                    bi = i;
+                    bj = j;
+                }
+            }
+        }
+        if (best > PLAN_PLAY_WINDOW_S)
+            break;
+        matched[bi] = true;
+        used[bj] = true;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct plan_op *op;
+
+        if (matched[i])
+            continue;
+        op = plan_push(out, PLAN_ADD, 1 - from, e);
+        op->watched_at = src[i];
+        snprintf(op->note, sizeof(op->note), "play missing on %s",
+                 to->instance);
+        if (!(to->ad->kinds & OP_BIT(OP_HISTORY_ADD)))
+            op->guard = PLAN_HELD_UNSUPPORTED;
+        else if (t == NULL && tombstoned(e, to, &fresh[1 - from]))
+            op->guard = PLAN_HELD_TOMBSTONE;
+        else
+            hold_common(c, to, e, op);
+        if (op->guard == PLAN_GO && to->ad->has_local_id) {
+            op->local_id = local_id_of(to, e);
+            if (op->local_id == NULL)
+                op->guard = PLAN_HELD_NOT_IN_LIBRARY;
+        }
+    }
+    free(src);
+    free(used);
+    free(matched);
+}
+
 /* Adds (and rating updates) from side `from` to side 1 - from. */
 static void
 adds(const struct plan_conf *c, struct plan_side *sides, int from,
@@ -778,6 +865,16 @@ adds(const struct plan_conf *c, struct plan_side *sides, int from,
         if (c->feature == ADAPTER_RATINGS && (e->rating < 1 || e->rating > 10))
             continue;
         m = match(e, tv, false, &hit);
+        if (c->event_history && c->feature == ADAPTER_HISTORY &&
+            m != MATCH_AMBIGUOUS) {
+            /* Only a snapshot lists plays; a baseline holds no dates. */
+            if (m == MATCH_ONE && tv->v[hit].row == NULL)
+                continue;
+            if (c->add)
+                event_adds(c, sides, from, e,
+                           m == MATCH_ONE ? &tv->v[hit] : NULL, out, fresh);
+            continue;
+        }
         if (m == MATCH_ONE) {
             const struct pent *t = &tv->v[hit];
             bool mine;

@@ -53,8 +53,10 @@ struct pent {
     const char **tok;                /* its tokens (strings in the set's
                                       * arena) */
     size_t ntok, tokcap;
-    int64_t t;  /* watched_at / listed_at (newest) */
-    int plays;  /* history rows merged */
+    int64_t t;      /* watched_at / listed_at (newest) */
+    int plays;      /* history rows merged */
+    int64_t *times; /* history: each dated play (owned) */
+    size_t ntimes, timecap;
     int rating; /* ratings, 0 none */
     int64_t rated_at;
     bool library_only; /* only in the library: not present state */
@@ -151,6 +153,7 @@ struct plan_conf {
     bool delta;        /* side 0 holds a source delta, not a snapshot */
     bool allow_mass_delete;
     bool ratings_remove; /* the pair's ratings removes are on */
+    bool event_history;  /* history in event mode: play by play */
     int64_t now;
     int64_t inflight_ttl_s; /* an in-flight mark older than this is stale */
 };

@@ -1345,6 +1345,11 @@ run_feature(struct rc *rc, const struct pair_conf *pc, enum adapter_feature f,
             pc->source_of_truth && strcmp(pc->source_of_truth, "target") == 0;
         conf.delta = rc->delta;
         conf.allow_mass_delete = rc->allow_mass;
+        /* Event mode needs a target that keeps every dated play (Trakt,
+         * SIMKL, local); media servers keep one date per item. */
+        conf.event_history = fc->mode && strcmp(fc->mode, "event") == 0 &&
+                             prov[1]->ad->dated_history &&
+                             !prov[1]->ad->has_local_id;
         conf.ratings_remove = pc->features[ADAPTER_RATINGS].enabled &&
                               pc->features[ADAPTER_RATINGS].remove;
         conf.now = now;

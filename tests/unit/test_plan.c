@@ -254,6 +254,45 @@ test_history_collapsed(void **state)
     fx_free(&f);
 }
 
+/* Event mode: each source play matches at most one target play within
+ * 60 s, nearest first; the rest are added with their own dates. */
+static void
+test_history_events(void **state)
+{
+    struct fx f;
+    size_t adds = 0;
+    int64_t seen[8];
+
+    (void)state;
+    fx_init(&f, ADAPTER_HISTORY, &tracker, &tracker);
+    f.conf.event_history = true;
+    movie(&f.rows[0], "603", NULL, "M")->watched_at = 1000;
+    movie(&f.rows[0], "603", NULL, "M")->watched_at = 100;
+    movie(&f.rows[0], "603", NULL, "M")->watched_at = 5000;
+    movie(&f.rows[0], "603", NULL, "M")->watched_at = 1010;
+    movie(&f.rows[1], "603", NULL, "M")->watched_at = 1030;
+    movie(&f.rows[1], "603", NULL, "M")->watched_at = 9000;
+    movie(&f.rows[0], "129", NULL, "New")->watched_at = 7;
+    movie(&f.rows[0], "129", NULL, "New")->watched_at = 8;
+    fx_run(&f);
+    for (size_t i = 0; i < f.plan.n; i++) {
+        const struct plan_op *op = &f.plan.ops[i];
+
+        assert_int_equal(op->action, PLAN_ADD);
+        assert_int_equal(op->guard, PLAN_GO);
+        seen[adds++] = op->watched_at;
+    }
+    /* 1010 takes 1030 (nearer than 1000); 100, 1000, 5000 and both plays
+     * of the new item are added. */
+    assert_int_equal(adds, 5);
+    assert_int_equal(seen[0], 100);
+    assert_int_equal(seen[1], 1000);
+    assert_int_equal(seen[2], 5000);
+    assert_int_equal(seen[3], 7);
+    assert_int_equal(seen[4], 8);
+    fx_free(&f);
+}
+
 /* Ratings compare canonical integers; one-way the source wins, two-way the
  * newer rated_at, ties to source_of_truth. */
 static void
@@ -625,6 +664,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tokens),
         cmocka_unit_test(test_history_collapsed),
+        cmocka_unit_test(test_history_events),
         cmocka_unit_test(test_ratings),
         cmocka_unit_test(test_source_deletes),
         cmocka_unit_test(test_guards),
