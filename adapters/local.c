@@ -1304,6 +1304,7 @@ const struct adapter_ops adapter_local = {
     .delta_features = 0,
     .has_local_id = false,
     .dated_history = true,
+    .history_plays = true,
     .phantom_grace_s = 0,
     .read_index = local_read_index,
     .read_activities = local_read_activities,

@@ -983,6 +983,7 @@ const struct adapter_ops adapter_trakt = {
     .delta_features = TRAKT_DELTA_FEATURES,
     .has_local_id = false,
     .dated_history = true,
+    .history_plays = true,
     .phantom_grace_s = 900,
     .build_index = trakt_build_index,
     .parse_index = trakt_parse_index,

@@ -216,6 +216,9 @@ struct adapter_ops {
     /* Whether its history keeps the dates we write (Plex's does not: a
      * date difference is never a change there). */
     bool dated_history;
+    /* Whether its history reads list every play with its date (Trakt,
+     * local), which history event mode needs of a target. */
+    bool history_plays;
     /* Seconds a confirmed write may stay invisible in reads before its
      * absence counts as a phantom strike (SYNC.md 6.6). */
     int phantom_grace_s;

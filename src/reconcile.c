@@ -1345,11 +1345,12 @@ run_feature(struct rc *rc, const struct pair_conf *pc, enum adapter_feature f,
             pc->source_of_truth && strcmp(pc->source_of_truth, "target") == 0;
         conf.delta = rc->delta;
         conf.allow_mass_delete = rc->allow_mass;
-        /* Event mode needs a target that keeps every dated play (Trakt,
-         * SIMKL, local); media servers keep one date per item. */
+        /* Event mode needs a target whose reads list every dated play
+         * (Trakt, local); the others show one date per item, against which
+         * older plays would be added again on every run. */
         conf.event_history = fc->mode && strcmp(fc->mode, "event") == 0 &&
-                             prov[1]->ad->dated_history &&
-                             !prov[1]->ad->has_local_id;
+                             prov[1]->ad->history_plays &&
+                             (!conf.two_way || prov[0]->ad->history_plays);
         conf.ratings_remove = pc->features[ADAPTER_RATINGS].enabled &&
                               pc->features[ADAPTER_RATINGS].remove;
         conf.now = now;
