@@ -91,6 +91,15 @@ spawn(struct poll_pair *pp, bool delta)
         sigprocmask(SIG_SETMASK, &none, NULL);
         signal(SIGPIPE, SIG_DFL);
         dup2(2, 1);
+        /* The daemon's sockets (listener, Redis) are not the child's. */
+        {
+            long max = sysconf(_SC_OPEN_MAX);
+
+            if (max < 0 || max > 65536)
+                max = 65536;
+            for (int fd = 3; fd < (int)max; fd++)
+                (void)close(fd);
+        }
         argv[n++] = "watchrelay";
         argv[n++] = "-c";
         argv[n++] = p->cfg_path;
