@@ -1304,7 +1304,7 @@ read_next(struct applier *ap)
         /* Another process writes to this target: ask again each second
          * (the move timer renews; on_lease resumes us). */
         if (lease_renew(ap) != 0)
-            resume_after(ap, 1000);
+            resume_after(ap, 100); /* Redis not up yet (at start) */
         return;
     }
     if (ap->paused_until_ms > now_ms()) {
