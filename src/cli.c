@@ -285,8 +285,7 @@ on_http(const struct http_response *resp, void *arg)
     event_base_loopexit(h->base, NULL);
 }
 
-/* One request, run to completion on a private loop. */
-static int
+int
 cli_request(struct event_base *base, struct fetch *f,
             const struct http_request *req, struct http_response *out)
 {

@@ -54,6 +54,17 @@ const char reconcile_outcome_lua[] =
     "redis.call('HSET', KEYS[3], key, cjson.encode(r))\n"
     "return 1\n";
 
+char *
+reconcile_key(const char *prefix, const char *what, const char *pair, int side,
+              enum adapter_feature f)
+{
+    if (side < 0)
+        return xasprintf("%src:%s:%s:%s", prefix, what, pair,
+                         adapter_feature_name(f));
+    return xasprintf("%src:%s:%s:%d:%s", prefix, what, pair, side,
+                     adapter_feature_name(f));
+}
+
 static enum adapter_feature
 op_feature(enum op_kind k)
 {
@@ -80,7 +91,6 @@ reconcile_outcome_args(const struct config *cfg, const struct op *op, bool ok,
                        char *args[7])
 {
     const struct pair_conf *pc = NULL;
-    const char *fname;
     const char *what[4] = {"inflight", "conf", "unres", "quar"};
     int side;
 
@@ -97,10 +107,9 @@ reconcile_outcome_args(const struct config *cfg, const struct op *op, bool ok,
         side = 0;
     else
         return -1;
-    fname = adapter_feature_name(op_feature(op->kind));
     for (int i = 0; i < 4; i++)
-        keys[i] = xasprintf("%src:%s:%s:%d:%s", cfg->key_prefix, what[i],
-                            pc->id, side, fname);
+        keys[i] = reconcile_key(cfg->key_prefix, what[i], pc->id, side,
+                                op_feature(op->kind));
     args[0] = xstrdup(op->key);
     args[1] = xstrdup(ok ? "1" : "0");
     args[2] = xstrdup(reason ? reason : "failed");
@@ -139,8 +148,8 @@ rc_walk(const struct rc_walk *w, const char *what, rc_each_cb each, void *arg)
             if (w->feature && strcmp(w->feature, fn) != 0)
                 continue;
             for (int side = 0; side < 2; side++) {
-                char *k = xasprintf("%src:%s:%s:%d:%s", w->cfg->key_prefix,
-                                    what, pc->id, side, fn);
+                char *k = reconcile_key(w->cfg->key_prefix, what, pc->id, side,
+                                        (enum adapter_feature)f);
                 const char *argv[] = {"HGETALL", k};
                 struct qreply *r = queue_sync_cmd(w->qs, 2, argv, NULL);
 
@@ -412,7 +421,8 @@ reconcile_status(const struct config *cfg, struct queue_sync *qs)
 
             if (!pc->features[f].enabled)
                 continue;
-            k = xasprintf("%src:meta:%s:%s", cfg->key_prefix, pc->id, fn);
+            k = reconcile_key(cfg->key_prefix, "meta", pc->id, -1,
+                              (enum adapter_feature)f);
             argv[1] = k;
             r = queue_sync_cmd(qs, 2, argv, NULL);
             free(k);
@@ -451,10 +461,10 @@ reconcile_status(const struct config *cfg, struct queue_sync *qs)
             }
             qreply_free(r);
             for (int side = 0; side < 2; side++) {
-                char *u = xasprintf("%src:unres:%s:%d:%s", cfg->key_prefix,
-                                    pc->id, side, fn);
-                char *q = xasprintf("%src:quar:%s:%d:%s", cfg->key_prefix,
-                                    pc->id, side, fn);
+                char *u = reconcile_key(cfg->key_prefix, "unres", pc->id, side,
+                                        (enum adapter_feature)f);
+                char *q = reconcile_key(cfg->key_prefix, "quar", pc->id, side,
+                                        (enum adapter_feature)f);
                 int64_t a = hlen(qs, u), b = hlen(qs, q);
 
                 unres += a > 0 ? a : 0;

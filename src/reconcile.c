@@ -168,47 +168,12 @@ rc_prov(struct rc *rc, const char *name, char *err, size_t errlen)
 
 /* ---- HTTP on a private loop ------------------------------------------- */
 
-struct rc_http {
-    struct event_base *base;
-    struct http_response resp;
-    bool done;
-};
-
-static void
-rc_on_http(const struct http_response *resp, void *arg)
-{
-    struct rc_http *h = arg;
-
-    http_response_init(&h->resp);
-    h->resp.status = resp->status;
-    h->resp.error = resp->error ? xstrdup(resp->error) : NULL;
-    h->resp.body = xstrndup(resp->body ? resp->body : "", resp->body_len);
-    h->resp.body_len = resp->body_len;
-    h->resp.headers = xcalloc(resp->n_headers + 1, sizeof(struct http_header));
-    for (size_t i = 0; i < resp->n_headers; i++) {
-        h->resp.headers[i].name = xstrdup(resp->headers[i].name);
-        h->resp.headers[i].value = xstrdup(resp->headers[i].value);
-    }
-    h->resp.n_headers = resp->n_headers;
-    h->done = true;
-    event_base_loopexit(h->base, NULL);
-}
-
+/* One request, run to completion on the private loop. */
 static int
 rc_request(struct rc *rc, const struct http_request *req,
            struct http_response *out)
 {
-    struct rc_http h;
-
-    memset(&h, 0, sizeof(h));
-    h.base = rc->base;
-    if (fetch_submit(rc->fetch, req, rc_on_http, &h) != 0)
-        return -1;
-    while (!h.done)
-        if (event_base_dispatch(rc->base) < 0)
-            return -1;
-    *out = h.resp;
-    return 0;
+    return cli_request(rc->base, rc->fetch, req, out);
 }
 
 static void
@@ -469,11 +434,7 @@ static char *
 rc_key(const struct rc *rc, const char *what, const char *pair, int side,
        enum adapter_feature f)
 {
-    if (side < 0)
-        return xasprintf("%src:%s:%s:%s", rc->prefix, what, pair,
-                         adapter_feature_name(f));
-    return xasprintf("%src:%s:%s:%d:%s", rc->prefix, what, pair, side,
-                     adapter_feature_name(f));
+    return reconcile_key(rc->prefix, what, pair, side, f);
 }
 
 static struct qreply *

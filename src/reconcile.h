@@ -28,11 +28,17 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "adapter.h"
 #include "config.h"
 #include "op.h"
 
 struct json_object;
 struct queue_sync;
+
+/* The Redis key of one piece of a pair's state (layout above): what is
+ * "meta", "base", "tomb", ...; side -1 for the per-feature keys. Owned. */
+char *reconcile_key(const char *prefix, const char *what, const char *pair,
+                    int side, enum adapter_feature f);
 
 /* `watchrelay sync ...`; argv[0] is "sync". Exit status. */
 int reconcile_cli(const struct config *cfg, int argc, char **argv);
